@@ -1,0 +1,561 @@
+//! The engine: the call flow of one guarded call, behind the [`Idempotent`] builder.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::context;
+use crate::error::Error;
+use crate::key::{Fingerprint, FingerprintBuilder, Key, KeyBuilder, KeyError};
+use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Store, StoreError};
+use crate::telemetry::{self, Outcome};
+
+/// How long a result is replayed unless `ttl` says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// How long a claim survives without renewal unless `lease` says otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// First pause between polls of `in_progress = wait`; doubles up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(25);
+const MAX_POLL: Duration = Duration::from_secs(1);
+
+/// What a call does when the same key is already in progress elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InProgress {
+    /// Return [`Error::InProgress`] with `retry_after` (the default, as in Powertools).
+    #[default]
+    Fail,
+    /// Poll until the first call's result is saved, or its lease lapses (then
+    /// run the body here); give up with [`Error::InProgress`] after the
+    /// duration, if one is given.
+    Wait(Option<Duration>),
+}
+
+/// What a call does when a key part is `None`, null or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnMissingKey {
+    /// Return [`Error::MissingKey`] (the default).
+    #[default]
+    Error,
+    /// Run the body without idempotency (and log a warning).
+    Run,
+}
+
+/// A source of the current time, unix milliseconds. Leases and expiry are
+/// judged by it; tests substitute a manual clock.
+pub trait Clock: Send + Sync {
+    /// Now, in milliseconds since the unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        system_ms(SystemTime::now())
+    }
+}
+
+fn system_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Something that names the caller's deadline: unix milliseconds (`u64`, as
+/// Lambda's `Context::deadline`), a `SystemTime`, or an `Option` of either.
+pub trait IntoDeadline {
+    /// The deadline in unix milliseconds, if there is one.
+    fn into_deadline_ms(self) -> Option<u64>;
+}
+
+impl IntoDeadline for u64 {
+    fn into_deadline_ms(self) -> Option<u64> {
+        Some(self)
+    }
+}
+
+impl IntoDeadline for SystemTime {
+    fn into_deadline_ms(self) -> Option<u64> {
+        Some(system_ms(self))
+    }
+}
+
+impl<T: IntoDeadline> IntoDeadline for Option<T> {
+    fn into_deadline_ms(self) -> Option<u64> {
+        self.and_then(IntoDeadline::into_deadline_ms)
+    }
+}
+
+impl<T: IntoDeadline + Copy> IntoDeadline for &T {
+    fn into_deadline_ms(self) -> Option<u64> {
+        (*self).into_deadline_ms()
+    }
+}
+
+/// One guarded call, built step by step: the programmatic form of
+/// `#[idempotent]` (which expands to exactly this chain).
+///
+/// ```
+/// use idem_core::{Idempotent, MemoryStore};
+/// use std::time::Duration;
+///
+/// #[derive(serde::Serialize)]
+/// struct Order { order_id: String, amount_cents: u64 }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> anyhow::Result<()> {
+/// let store = MemoryStore::new();
+/// let order = Order { order_id: "ord-1".into(), amount_cents: 1250 };
+/// let mut charges = 0;
+/// for _delivery in 0..3 {
+///     let receipt: String = Idempotent::new("billing::charge")
+///         .ttl(Duration::from_secs(48 * 3600))
+///         .store(&store)
+///         .key("order.order_id", &order.order_id)
+///         .validate(&order)
+///         .run(|| async {
+///             charges += 1;
+///             Ok::<_, anyhow::Error>(format!("receipt for {}", order.order_id))
+///         })
+///         .await?;
+///     assert_eq!(receipt, "receipt for ord-1");
+/// }
+/// assert_eq!(charges, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a guarded call does nothing until `.run(…)` is awaited"]
+pub struct Idempotent<'a> {
+    key: KeyBuilder,
+    fingerprint: Option<FingerprintBuilder>,
+    ttl: Duration,
+    lease: Duration,
+    deadline_ms: Option<u64>,
+    in_progress: InProgress,
+    on_missing_key: OnMissingKey,
+    store: Option<&'a dyn Store>,
+    clock: &'a dyn Clock,
+}
+
+impl<'a> Idempotent<'a> {
+    /// A call in `namespace`: records of different namespaces never meet.
+    /// `#[idempotent]` uses `module_path!()::fn_name`.
+    pub fn new(namespace: impl Into<Cow<'static, str>>) -> Self {
+        Idempotent {
+            key: Key::builder(namespace),
+            fingerprint: None,
+            ttl: DEFAULT_TTL,
+            lease: DEFAULT_LEASE,
+            deadline_ms: None,
+            in_progress: InProgress::Fail,
+            on_missing_key: OnMissingKey::Error,
+            store: None,
+            clock: &SystemClock,
+        }
+    }
+
+    /// Hashes one key part now (so the value may be moved into the body
+    /// afterwards). `name` is how a missing part is reported.
+    pub fn key<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+        self.key = self.key.part(name, value);
+        self
+    }
+
+    /// Adds a payload part to the fingerprint: a duplicate whose fingerprint
+    /// differs from the first call's gets [`Error::PayloadMismatch`].
+    pub fn validate<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        let fp = self.fingerprint.take().unwrap_or_else(Fingerprint::builder);
+        self.fingerprint = Some(fp.part(value));
+        self
+    }
+
+    /// How long a result is replayed (default 1 h).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long a claim survives without renewal (default 5 min; never more
+    /// than `ttl`). While the body runs the lease is renewed every third of it.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The caller's deadline: the lease never outlives it, so a timed-out
+    /// invocation's claim lapses when the invocation ends.
+    pub fn deadline(mut self, deadline: impl IntoDeadline) -> Self {
+        self.deadline_ms = deadline.into_deadline_ms();
+        self
+    }
+
+    /// What to do when the key is in progress elsewhere (default: fail).
+    pub fn in_progress(mut self, policy: InProgress) -> Self {
+        self.in_progress = policy;
+        self
+    }
+
+    /// What to do when a key part is missing (default: error).
+    pub fn on_missing_key(mut self, policy: OnMissingKey) -> Self {
+        self.on_missing_key = policy;
+        self
+    }
+
+    /// The store (default: the process default, see [`set_default_store`](crate::set_default_store)).
+    /// Takes `&S`, `&Arc<S>`, `&Arc<dyn Store>` or `&Box<S>`.
+    pub fn store<S: Store>(mut self, store: &'a S) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock leases and expiry are judged by (default: the system clock).
+    pub fn clock<C: Clock>(mut self, clock: &'a C) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs `body` at most once per key within `ttl` and returns its result,
+    /// or the saved result of the call that ran it.
+    ///
+    /// Errors of idem itself reach the caller as `E::from(idem_core::Error)`.
+    pub async fn run<T, E, F, Fut>(self, body: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if crate::disabled() {
+            return body().await;
+        }
+        let namespace = self.key.namespace().clone();
+        let span = tracing::info_span!(
+            "idempotent",
+            namespace = %namespace,
+            key = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let (outcome, result) = self.run_inner(body).instrument(span.clone()).await;
+        span.record("outcome", outcome.as_str());
+        telemetry::call(&namespace, outcome);
+        result
+    }
+
+    async fn run_inner<T, E, F, Fut>(self, body: F) -> (Outcome, Result<T, E>)
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Idempotent {
+            key,
+            fingerprint,
+            ttl,
+            lease,
+            deadline_ms,
+            in_progress,
+            on_missing_key,
+            store,
+            clock,
+        } = self;
+        let namespace = key.namespace().to_string();
+        let key = match key.finish() {
+            Ok(key) => key,
+            Err(KeyError::Missing { part, .. }) if on_missing_key == OnMissingKey::Run => {
+                tracing::warn!(%part, "idempotency key part missing; running without idempotency");
+                return (Outcome::Unguarded, body().await);
+            }
+            Err(e) => return (Outcome::Error, Err(key_error(e, &namespace).into())),
+        };
+        tracing::Span::current().record("key", tracing::field::display(key.short()));
+        let fingerprint = match fingerprint.map(FingerprintBuilder::finish) {
+            None => None,
+            Some(Ok(fp)) => Some(fp),
+            Some(Err(e)) => return (Outcome::Error, Err(key_error(e, &namespace).into())),
+        };
+        let store = match store {
+            Some(store) => store,
+            None => match crate::default::store() {
+                Ok(store) => store,
+                Err(reason) => {
+                    return (
+                        Outcome::Error,
+                        Err(Error::NoStore { namespace, reason }.into()),
+                    )
+                }
+            },
+        };
+        let call = Call {
+            key: &key,
+            fingerprint: fingerprint.as_ref(),
+            store,
+            clock,
+            ttl,
+            lease: lease.min(ttl),
+            deadline_ms,
+        };
+        call.execute(in_progress, body).await
+    }
+}
+
+fn key_error(e: KeyError, namespace: &str) -> Error {
+    match e {
+        KeyError::Missing { part, .. } => Error::MissingKey {
+            namespace: namespace.to_owned(),
+            part,
+        },
+        KeyError::Unhashable { part, reason, .. } => Error::InvalidKey {
+            namespace: namespace.to_owned(),
+            part,
+            reason,
+        },
+    }
+}
+
+/// A call whose key is known: the claim loop and the body's execution.
+struct Call<'c> {
+    key: &'c Key,
+    fingerprint: Option<&'c Fingerprint>,
+    store: &'c dyn Store,
+    clock: &'c dyn Clock,
+    ttl: Duration,
+    lease: Duration,
+    deadline_ms: Option<u64>,
+}
+
+impl Call<'_> {
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The end of a lease taken or renewed at `now_ms`: `lease` from now,
+    /// never past the deadline.
+    fn lease_until(&self, now_ms: u64) -> u64 {
+        let until = now_ms.saturating_add(millis(self.lease));
+        self.deadline_ms.map_or(until, |d| until.min(d))
+    }
+
+    fn expires_at(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_add(millis(self.ttl)).div_ceil(1000)
+    }
+
+    fn short(&self) -> String {
+        self.key.short().to_string()
+    }
+
+    fn store_error(&self, source: StoreError) -> Error {
+        telemetry::store_error(self.key.namespace());
+        Error::Store {
+            namespace: self.key.namespace().to_owned(),
+            key: self.short(),
+            source,
+        }
+    }
+
+    async fn execute<T, E, F, Fut>(&self, policy: InProgress, body: F) -> (Outcome, Result<T, E>)
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let started = tokio::time::Instant::now();
+        let mut pause = FIRST_POLL;
+        loop {
+            let now = self.now_ms();
+            let request = ClaimRequest {
+                key: self.key.storage_key(),
+                now_ms: now,
+                lease: Lease::new(self.lease_until(now)),
+                expires_at: self.expires_at(now),
+                fingerprint: self.fingerprint,
+            };
+            let record = match self.store.claim(request).await {
+                Err(e) => return (Outcome::Error, Err(self.store_error(e).into())),
+                Ok(Claim::Acquired(lease)) => return self.run_body(lease, body).await,
+                Ok(Claim::Existing(record)) => record,
+            };
+            if let Err(e) = self.check_fingerprint(&record) {
+                return (Outcome::Error, Err(e.into()));
+            }
+            if record.status == Status::Completed {
+                return match self.replay(&record) {
+                    Ok(v) => (Outcome::Replayed, Ok(v)),
+                    Err(e) => (Outcome::Error, Err(e.into())),
+                };
+            }
+            let lapses_in = Duration::from_millis(
+                record
+                    .lease
+                    .as_ref()
+                    .map_or(0, |l| l.until_ms.saturating_sub(now)),
+            );
+            let give_up = match policy {
+                InProgress::Fail => true,
+                InProgress::Wait(None) => false,
+                InProgress::Wait(Some(max)) => started.elapsed() + pause > max,
+            };
+            if give_up {
+                let e = Error::InProgress {
+                    namespace: self.key.namespace().to_owned(),
+                    key: self.short(),
+                    retry_after: lapses_in,
+                };
+                return (Outcome::InProgress, Err(e.into()));
+            }
+            // Poll again no later than the lease lapses, when the claim is ours.
+            tokio::time::sleep(pause.min(lapses_in.max(Duration::from_millis(1)))).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    fn check_fingerprint(&self, record: &Record) -> Result<(), Error> {
+        match (self.fingerprint, &record.fingerprint) {
+            (Some(ours), Some(theirs)) if ours != theirs => Err(Error::PayloadMismatch {
+                namespace: self.key.namespace().to_owned(),
+                key: self.short(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn replay<T: DeserializeOwned>(&self, record: &Record) -> Result<T, Error> {
+        let data = record
+            .data
+            .as_deref()
+            .ok_or_else(|| Error::ReplayUnavailable {
+                namespace: self.key.namespace().to_owned(),
+                key: self.short(),
+            })?;
+        serde_json::from_str(data).map_err(|source| Error::Decode {
+            namespace: self.key.namespace().to_owned(),
+            key: self.short(),
+            source,
+        })
+    }
+
+    async fn run_body<T, E, F, Fut>(&self, lease: Lease, body: F) -> (Outcome, Result<T, E>)
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let body = context::scope(self.key.clone(), body());
+        tokio::pin!(body);
+        let result = tokio::select! {
+            biased;
+            result = &mut body => result,
+            never = self.renew(&lease) => match never {},
+        };
+        let key = self.key.storage_key();
+        match result {
+            Ok(value) => {
+                self.save(&lease, &value).await;
+                (Outcome::Executed, Ok(value))
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release(key, &lease).await {
+                    telemetry::store_error(self.key.namespace());
+                    tracing::warn!(
+                        error = %release,
+                        "releasing the claim after a failed body failed; it lapses with its lease"
+                    );
+                }
+                (Outcome::BodyError, Err(e))
+            }
+        }
+    }
+
+    /// Keeps the claim alive while the body runs: renews every third of the
+    /// lease, up to the deadline. Never returns.
+    async fn renew(&self, lease: &Lease) -> std::convert::Infallible {
+        let mut until = lease.until_ms;
+        let every = (self.lease / 3).max(Duration::from_millis(10));
+        let mut renewing = true;
+        loop {
+            tokio::time::sleep(every).await;
+            if !renewing {
+                continue;
+            }
+            let next = self.lease_until(self.now_ms());
+            if next <= until {
+                // The deadline caps the lease: nothing more to renew.
+                renewing = false;
+                continue;
+            }
+            match self.store.extend(self.key.storage_key(), lease, next).await {
+                Ok(()) => until = next,
+                Err(StoreError::LeaseLost) => {
+                    tracing::warn!("lease lost while the body runs: another run took the key over");
+                    renewing = false;
+                }
+                Err(e) => {
+                    telemetry::store_error(self.key.namespace());
+                    tracing::warn!(error = %e, "renewing the lease failed; retrying");
+                }
+            }
+        }
+    }
+
+    /// Saves the result. The body's effect has happened, so from here on no
+    /// failure may turn into an error for the caller or a re-run: a result too
+    /// large (or impossible) to save is saved as "completed, no data", and a
+    /// failing `complete` is logged and counted.
+    async fn save<T: Serialize>(&self, lease: &Lease, value: &T) {
+        let data = match serde_json::to_string(value) {
+            Ok(data) => Some(data),
+            Err(e) => {
+                tracing::warn!(error = %e, "the result cannot be encoded as JSON; saving it as not replayable");
+                None
+            }
+        };
+        let data = data.filter(|d| {
+            let fits = self
+                .store
+                .max_data_bytes()
+                .is_none_or(|limit| d.len() <= limit);
+            if !fits {
+                tracing::warn!(
+                    bytes = d.len(),
+                    "the result is too large for the store; saving it as not replayable"
+                );
+            }
+            fits
+        });
+        let mut completion = Completion {
+            key: self.key.storage_key(),
+            lease,
+            data: data.as_deref(),
+            fingerprint: self.fingerprint,
+            expires_at: self.expires_at(self.now_ms()),
+        };
+        let mut outcome = self.store.complete(completion.clone()).await;
+        if let Err(StoreError::TooLarge { size, limit }) = outcome {
+            tracing::warn!(
+                size,
+                limit,
+                "the store refused the result as too large; saving it as not replayable"
+            );
+            completion.data = None;
+            outcome = self.store.complete(completion).await;
+        }
+        if let Err(e) = outcome {
+            telemetry::complete_failure(self.key.namespace());
+            tracing::warn!(
+                error = %e,
+                "saving the result failed; the caller still gets it, and the claim lapses with its lease"
+            );
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

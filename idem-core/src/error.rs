@@ -1,0 +1,145 @@
+//! Errors of idem itself. They reach callers through the guarded function's
+//! own error type (`E: From<idem_core::Error>`), so `?` and `anyhow` just work.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// An error of idem itself (never of the guarded body).
+///
+/// Every variant names the namespace and a short digest of the key
+/// (`namespace#1a2b3c4d`) — never payload or result contents.
+///
+/// ```
+/// fn handle(e: &idem_core::Error) -> u16 {
+///     match e {
+///         idem_core::Error::InProgress { .. } => 409,
+///         idem_core::Error::PayloadMismatch { .. } => 422,
+///         idem_core::Error::MissingKey { .. } => 400,
+///         _ => 500,
+///     }
+/// }
+/// # let _ = handle;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key part was `None`, null or an empty string (and `on_missing_key`
+    /// is `error`).
+    #[error("idempotency key part `{part}` is missing in `{namespace}`")]
+    MissingKey {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// The missing part, as written in `key = "…"`.
+        part: String,
+    },
+    /// A key or fingerprint part's `Serialize` implementation failed.
+    #[error("idempotency key part `{part}` of `{namespace}` cannot be hashed: {reason}")]
+    InvalidKey {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// The part, as written in `key = "…"` (or `validate`).
+        part: String,
+        /// What `Serialize` reported.
+        reason: String,
+    },
+    /// Another call with this key is running; retry after `retry_after`.
+    #[error("`{key}` is already in progress; retry after {retry_after:?}")]
+    InProgress {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+        /// Until the running call's lease lapses.
+        retry_after: Duration,
+    },
+    /// A duplicate carried a payload whose fingerprint (`validate`) differs
+    /// from the first call's.
+    #[error("`{key}` was first called with a different payload")]
+    PayloadMismatch {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+    },
+    /// The first call succeeded but its result was too large to save: the
+    /// effect will not run again, and its result cannot be replayed.
+    #[error("`{key}` completed, but its result was too large to save and cannot be replayed")]
+    ReplayUnavailable {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+    },
+    /// The body's result could not be encoded as JSON.
+    #[error("the result of `{key}` cannot be saved: {source}")]
+    Encode {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+    /// A saved result could not be decoded into the function's return type
+    /// (corrupt data, or the type changed incompatibly).
+    #[error("the saved result of `{key}` cannot be decoded: {source}")]
+    Decode {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+        /// The decoder's error.
+        source: serde_json::Error,
+    },
+    /// The store failed.
+    #[error("idempotency store failed for `{key}`: {source}")]
+    Store {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// `namespace#digest-prefix`.
+        key: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// No store was given and no process default is usable.
+    #[error("no idempotency store for `{namespace}`: {reason}")]
+    NoStore {
+        /// Namespace of the guarded function.
+        namespace: String,
+        /// Why the in-memory fallback was not used.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// The namespace of the guarded function this error is about.
+    ///
+    /// ```
+    /// let e = idem_core::Error::MissingKey { namespace: "billing::charge".into(), part: "order.id".into() };
+    /// assert_eq!(e.namespace(), "billing::charge");
+    /// ```
+    pub fn namespace(&self) -> &str {
+        match self {
+            Error::MissingKey { namespace, .. }
+            | Error::InvalidKey { namespace, .. }
+            | Error::InProgress { namespace, .. }
+            | Error::PayloadMismatch { namespace, .. }
+            | Error::ReplayUnavailable { namespace, .. }
+            | Error::Encode { namespace, .. }
+            | Error::Decode { namespace, .. }
+            | Error::Store { namespace, .. }
+            | Error::NoStore { namespace, .. } => namespace,
+        }
+    }
+
+    /// Whether retrying the same call later may succeed (in progress, or a
+    /// store failure other than a corrupt record).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::InProgress { .. } => true,
+            Error::Store { source, .. } => !matches!(source, StoreError::Corrupt { .. }),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `MemoryStore`: records in this process's memory.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Store, StoreError, StoreFuture};
+
+const SHARDS: usize = 32;
+/// A shard is swept of expired records when it has grown to twice its size
+/// after the last sweep, so sweeping costs O(1) amortized per insert.
+const MIN_SWEEP_LEN: usize = 64;
+
+/// A [`Store`] in this process's memory: for tests, local development and
+/// single-process services. It deduplicates only within one process; on AWS
+/// Lambda every instance has its own, so use a shared store there
+/// (`idem-dynamo`).
+///
+/// Keys are spread over 32 mutex-guarded shards; no lock is held across an
+/// `await`. Expiry is honoured on every read, and expired records are swept
+/// as the map grows, so a long-running process does not grow without bound.
+///
+/// ```
+/// use idem_core::{Idempotent, MemoryStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idem_core::Error> {
+/// let store = MemoryStore::new();
+/// let run = |n: u32| {
+///     Idempotent::new("docs::double")
+///         .store(&store)
+///         .key("n", &n)
+///         .run(move || async move { Ok::<_, idem_core::Error>(n * 2) })
+/// };
+/// assert_eq!(run(21).await?, 42);
+/// assert_eq!(run(21).await?, 42); // replayed
+/// assert_eq!(store.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    max_data_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    records: HashMap<String, Record>,
+    sweep_at: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store without a size limit.
+    pub fn new() -> Self {
+        MemoryStore {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        records: HashMap::new(),
+                        sweep_at: MIN_SWEEP_LEN,
+                    })
+                })
+                .collect(),
+            hasher: RandomState::new(),
+            max_data_bytes: None,
+        }
+    }
+
+    /// Limits a saved result to `bytes` of JSON, like a real backend's item
+    /// size limit; larger results follow the `ReplayUnavailable` policy.
+    ///
+    /// ```
+    /// let store = idem_core::MemoryStore::new().with_max_data_bytes(1024);
+    /// # let _ = store;
+    /// ```
+    pub fn with_max_data_bytes(mut self, bytes: usize) -> Self {
+        self.max_data_bytes = Some(bytes);
+        self
+    }
+
+    /// Number of records held, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).records.len()).sum()
+    }
+
+    /// Whether the store holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
+        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+        lock(&self.shards[index])
+    }
+
+    /// Runs `f` on the live record of `key` whose lease token matches.
+    fn with_lease<T>(
+        &self,
+        key: &str,
+        lease: &Lease,
+        f: impl FnOnce(&mut HashMap<String, Record>) -> T,
+    ) -> Result<T, StoreError> {
+        let mut shard = self.shard(key);
+        let holds = shard.records.get(key).is_some_and(|r| {
+            r.status == Status::InProgress
+                && r.lease.as_ref().is_some_and(|l| l.token == lease.token)
+        });
+        if holds {
+            Ok(f(&mut shard.records))
+        } else {
+            Err(StoreError::LeaseLost)
+        }
+    }
+}
+
+/// A poisoned shard only means another thread panicked while holding it;
+/// every update is a single map operation, so the data is still consistent.
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shard {
+    fn sweep(&mut self, now_ms: u64) {
+        if self.records.len() >= self.sweep_at {
+            self.records.retain(|_, r| !r.is_expired(now_ms));
+            self.sweep_at = (self.records.len() * 2).max(MIN_SWEEP_LEN);
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let mut shard = self.shard(request.key);
+            if let Some(existing) = shard.records.get(request.key) {
+                if !existing.is_claimable(request.now_ms) {
+                    return Ok(Claim::Existing(existing.clone()));
+                }
+            }
+            shard.sweep(request.now_ms);
+            shard.records.insert(
+                request.key.to_owned(),
+                Record {
+                    key: request.key.to_owned(),
+                    status: Status::InProgress,
+                    expires_at: request.expires_at,
+                    lease: Some(request.lease.clone()),
+                    fingerprint: request.fingerprint.cloned(),
+                    data: None,
+                },
+            );
+            Ok(Claim::Acquired(request.lease))
+        })
+    }
+
+    fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if let (Some(limit), Some(data)) = (self.max_data_bytes, completion.data) {
+                if data.len() > limit {
+                    return Err(StoreError::TooLarge {
+                        size: data.len(),
+                        limit,
+                    });
+                }
+            }
+            self.with_lease(completion.key, completion.lease, |records| {
+                if let Some(r) = records.get_mut(completion.key) {
+                    r.status = Status::Completed;
+                    r.lease = None;
+                    r.expires_at = completion.expires_at;
+                    r.data = completion.data.map(str::to_owned);
+                }
+            })
+        })
+    }
+
+    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.with_lease(key, lease, |records| {
+                records.remove(key);
+            })
+        })
+    }
+
+    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.with_lease(key, lease, |records| {
+                if let Some(l) = records.get_mut(key).and_then(|r| r.lease.as_mut()) {
+                    l.until_ms = until_ms;
+                }
+            })
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
+        Box::pin(async move {
+            let shard = self.shard(key);
+            Ok(shard
+                .records
+                .get(key)
+                .filter(|r| !r.is_expired(now_ms))
+                .cloned())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.shard(key).records.remove(key);
+            Ok(())
+        })
+    }
+
+    fn max_data_bytes(&self) -> Option<usize> {
+        self.max_data_bytes
+    }
+}

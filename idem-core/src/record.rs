@@ -1,0 +1,182 @@
+//! Records: what a store keeps per key.
+
+use std::fmt;
+
+use crate::key::Fingerprint;
+
+/// Whether a record's body is still running or has finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// A claim is held; the body runs (or crashed and its lease will lapse).
+    InProgress,
+    /// The body succeeded and its result is saved.
+    Completed,
+}
+
+impl Status {
+    /// The spelling of Powertools' tables: `INPROGRESS` / `COMPLETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "INPROGRESS",
+            Status::Completed => "COMPLETED",
+        }
+    }
+
+    /// Parses [`Status::as_str`]'s spelling.
+    ///
+    /// ```
+    /// use idem_core::Status;
+    /// assert_eq!(Status::parse("COMPLETED"), Some(Status::Completed));
+    /// assert_eq!(Status::parse("EXPIRED"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "INPROGRESS" => Some(Status::InProgress),
+            "COMPLETED" => Some(Status::Completed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A claim on a key: whoever holds the token may complete, release or extend
+/// it, until `until_ms`; after that another run may take the key over and the
+/// token stops matching (fencing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// Random token naming this claim.
+    pub token: String,
+    /// Unix time in milliseconds at which the claim lapses.
+    pub until_ms: u64,
+}
+
+impl Lease {
+    /// A lease with a fresh random token.
+    ///
+    /// ```
+    /// let a = idem_core::Lease::new(1_000);
+    /// let b = idem_core::Lease::new(1_000);
+    /// assert_ne!(a.token, b.token);
+    /// ```
+    pub fn new(until_ms: u64) -> Self {
+        Lease {
+            token: new_token(),
+            until_ms,
+        }
+    }
+}
+
+/// 128 bits as hex: blake3, keyed by a per-process seed (std's randomly seeded
+/// `RandomState`, the pid, the time), over a counter. Unique across processes
+/// and calls without pulling in an RNG crate for one call site.
+fn new_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let seed = SEED.get_or_init(|| {
+        let mut h = blake3::Hasher::new();
+        h.update(&std::process::id().to_le_bytes());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        h.update(&now.as_nanos().to_le_bytes());
+        use std::hash::BuildHasher;
+        let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
+        h.update(&random.to_le_bytes());
+        *h.finalize().as_bytes()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let digest = blake3::keyed_hash(seed, &n.to_le_bytes());
+    digest.to_hex()[..32].to_owned()
+}
+
+/// One record of a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The storage key (`namespace#digest`).
+    pub key: String,
+    /// In progress or completed.
+    pub status: Status,
+    /// Unix time in seconds after which the record counts as absent.
+    pub expires_at: u64,
+    /// The claim, while in progress.
+    pub lease: Option<Lease>,
+    /// Fingerprint of the validated payload parts, if any.
+    pub fingerprint: Option<Fingerprint>,
+    /// The body's result as JSON. `None` on a completed record means the
+    /// result was too large to save: replays get `ReplayUnavailable`.
+    pub data: Option<String>,
+}
+
+impl Record {
+    /// Whether the record is past `expires_at` at `now_ms` (and so counts as absent).
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at.saturating_mul(1000) <= now_ms
+    }
+
+    /// Whether a new claim may take this record over at `now_ms`: it expired,
+    /// or it is in progress and its lease lapsed.
+    ///
+    /// ```
+    /// use idem_core::{Lease, Record, Status};
+    /// let rec = Record {
+    ///     key: "ns#00".into(),
+    ///     status: Status::InProgress,
+    ///     expires_at: 100,
+    ///     lease: Some(Lease::new(5_000)),
+    ///     fingerprint: None,
+    ///     data: None,
+    /// };
+    /// assert!(!rec.is_claimable(4_999));
+    /// assert!(rec.is_claimable(5_000));
+    /// ```
+    pub fn is_claimable(&self, now_ms: u64) -> bool {
+        self.is_expired(now_ms)
+            || (self.status == Status::InProgress
+                && self.lease.as_ref().is_none_or(|l| l.until_ms <= now_ms))
+    }
+}
+
+/// What a claim asks for.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    /// The storage key.
+    pub key: &'a str,
+    /// The caller's clock, unix ms; stores compare expiry and leases against it.
+    pub now_ms: u64,
+    /// The lease to install if the claim is acquired.
+    pub lease: Lease,
+    /// Expiry (unix s) of the in-progress record.
+    pub expires_at: u64,
+    /// Fingerprint to save with the claim.
+    pub fingerprint: Option<&'a Fingerprint>,
+}
+
+/// The outcome of [`Store::claim`](crate::Store::claim).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours: run the body, then complete or release with this lease.
+    Acquired(Lease),
+    /// Someone holds or completed the key; here is the record.
+    Existing(Record),
+}
+
+/// What [`Store::complete`](crate::Store::complete) saves.
+#[derive(Debug, Clone)]
+pub struct Completion<'a> {
+    /// The storage key.
+    pub key: &'a str,
+    /// The lease of the claim being completed.
+    pub lease: &'a Lease,
+    /// The result as JSON, or `None` when it was too large to save.
+    pub data: Option<&'a str>,
+    /// The fingerprint the claim was made with, if any.
+    pub fingerprint: Option<&'a Fingerprint>,
+    /// New expiry, unix s.
+    pub expires_at: u64,
+}
