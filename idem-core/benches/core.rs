@@ -1,1 +1,105 @@
-fn main() {}
+//! Hot-path costs on this machine: key hashing, MemoryStore replay and first
+//! execution. Run with `cargo bench -p idem-core --bench core`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use idem_core::{Error, Idempotent, Key, MemoryStore};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Order {
+    order_id: String,
+    customer: u64,
+    amount_cents: u64,
+    currency: &'static str,
+}
+
+fn order() -> Order {
+    Order {
+        order_id: "ord-2026-11-29-000042".into(),
+        customer: 7_001,
+        amount_cents: 12_50,
+        currency: "EUR",
+    }
+}
+
+/// About 1 KB as JSON: 16 line items with a few fields each.
+fn payload() -> BTreeMap<String, serde_json::Value> {
+    (0..16)
+        .map(|i| {
+            (
+                format!("item-{i:02}"),
+                serde_json::json!({"sku": format!("SKU-{i:04}"), "qty": i, "price": 199 * i, "gift": i % 3 == 0}),
+            )
+        })
+        .collect()
+}
+
+fn hashing(c: &mut Criterion) {
+    let order = order();
+    let payload = payload();
+    assert!(
+        serde_json::to_string(&payload)
+            .map(|s| s.len())
+            .unwrap_or(0)
+            >= 900
+    );
+    c.bench_function("key/small_struct", |b| {
+        b.iter(|| {
+            Key::builder("bench::charge")
+                .part("order", black_box(&order))
+                .finish()
+        })
+    });
+    c.bench_function("key/1KB_payload", |b| {
+        b.iter(|| {
+            Key::builder("bench::charge")
+                .part("payload", black_box(&payload))
+                .finish()
+        })
+    });
+}
+
+fn memory_store(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let store = MemoryStore::new();
+    let order = order();
+    rt.block_on(async {
+        Idempotent::new("bench::charge")
+            .store(&store)
+            .key("order.order_id", &order.order_id)
+            .run(|| async { Ok::<_, Error>(order.amount_cents) })
+            .await
+    })
+    .expect("first call");
+    c.bench_function("memory/replay", |b| {
+        b.iter(|| {
+            rt.block_on(
+                Idempotent::new("bench::charge")
+                    .store(&store)
+                    .key("order.order_id", black_box(&order.order_id))
+                    .run(|| async { Ok::<u64, Error>(0) }),
+            )
+        })
+    });
+    let mut n = 0u64;
+    c.bench_function("memory/first_execution", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(
+                Idempotent::new("bench::charge")
+                    .store(&store)
+                    .key("n", black_box(&n))
+                    .run(|| async { Ok::<u64, Error>(n) }),
+            )
+        })
+    });
+}
+
+criterion_group!(benches, hashing, memory_store);
+criterion_main!(benches);

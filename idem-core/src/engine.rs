@@ -397,12 +397,13 @@ impl Call<'_> {
                     .as_ref()
                     .map_or(0, |l| l.until_ms.saturating_sub(now)),
             );
-            let give_up = match policy {
-                InProgress::Fail => true,
-                InProgress::Wait(None) => false,
-                InProgress::Wait(Some(max)) => started.elapsed() + pause > max,
+            let waited = started.elapsed();
+            let left = match policy {
+                InProgress::Fail => Duration::ZERO,
+                InProgress::Wait(None) => Duration::MAX,
+                InProgress::Wait(Some(max)) => max.saturating_sub(waited),
             };
-            if give_up {
+            if left.is_zero() {
                 let e = Error::InProgress {
                     namespace: self.key.namespace().to_owned(),
                     key: self.short(),
@@ -411,7 +412,8 @@ impl Call<'_> {
                 return (Outcome::InProgress, Err(e.into()));
             }
             // Poll again no later than the lease lapses, when the claim is ours.
-            tokio::time::sleep(pause.min(lapses_in.max(Duration::from_millis(1)))).await;
+            let nap = pause.min(left).min(lapses_in.max(Duration::from_millis(1)));
+            tokio::time::sleep(nap).await;
             pause = (pause * 2).min(MAX_POLL);
         }
     }

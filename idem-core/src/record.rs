@@ -175,7 +175,8 @@ pub struct Completion<'a> {
     pub lease: &'a Lease,
     /// The result as JSON, or `None` when it was too large to save.
     pub data: Option<&'a str>,
-    /// The fingerprint the claim was made with, if any.
+    /// The fingerprint the claim was made with, if any (the engine always
+    /// passes the claim's own; a store may write it again or keep the claim's).
     pub fingerprint: Option<&'a Fingerprint>,
     /// New expiry, unix s.
     pub expires_at: u64,

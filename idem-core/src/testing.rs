@@ -134,12 +134,23 @@ impl Suite {
         data: Option<&str>,
         expires_at: u64,
     ) -> Result<(), StoreError> {
+        self.complete_with(key, lease, data, None, expires_at).await
+    }
+
+    async fn complete_with(
+        &self,
+        key: &str,
+        lease: &Lease,
+        data: Option<&str>,
+        fingerprint: Option<&Fingerprint>,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
         self.store
             .complete(Completion {
                 key,
                 lease,
                 data,
-                fingerprint: None,
+                fingerprint,
                 expires_at,
             })
             .await
@@ -200,7 +211,7 @@ impl Suite {
         self.lost(r, "complete with another token");
         let data = r#"{"receipt":"r-1","note":"ünïcödé ✓","n":[1,2,3]}"#;
         let expires_at = now / 1000 + 7200;
-        self.complete(&key, &lease, Some(data), expires_at)
+        self.complete_with(&key, &lease, Some(data), Some(&fp), expires_at)
             .await
             .expect("complete with the lease");
         let done = self.existing(&key, now + 2).await;

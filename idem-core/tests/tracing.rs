@@ -1,0 +1,99 @@
+//! One span per guarded call, with namespace, short digest and outcome;
+//! never payloads or results.
+
+use std::sync::{Arc, Mutex};
+
+use idem_core::{Error, Idempotent, MemoryStore};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<(String, String)>>>);
+
+struct Fields<'a>(&'a Captured);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        (self.0)
+            .0
+            .lock()
+            .expect("lock")
+            .push((field.name().to_owned(), value.to_owned()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        (self.0)
+            .0
+            .lock()
+            .expect("lock")
+            .push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Captured {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push(("span".into(), attrs.metadata().name().into()));
+        attrs.record(&mut Fields(self));
+    }
+    fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        values.record(&mut Fields(self));
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        event.record(&mut Fields(self));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn spans_carry_namespace_digest_and_outcome_but_no_payload() {
+    let captured = Captured::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let store = MemoryStore::new().with_max_data_bytes(64);
+    let secret = "card-4242-4242-4242-4242";
+    for _ in 0..2 {
+        let _: String = Idempotent::new("billing::charge")
+            .store(&store)
+            .key("card", secret)
+            .run(|| async { Ok::<_, Error>(format!("receipt for {secret}")) })
+            .await
+            .expect("call");
+    }
+    let _ = Idempotent::new("billing::charge")
+        .store(&store)
+        .key("card", "other")
+        .run(|| async { Ok::<_, Error>("x".repeat(100)) })
+        .await
+        .expect("oversized result");
+    let fields = captured.0.lock().expect("lock").clone();
+    let spans = fields
+        .iter()
+        .filter(|(k, v)| k == "span" && v == "idempotent")
+        .count();
+    assert_eq!(spans, 3, "{fields:?}");
+    let outcomes: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "outcome")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(outcomes, ["executed", "replayed", "executed"]);
+    assert!(fields
+        .iter()
+        .any(|(k, v)| k == "namespace" && v == "billing::charge"));
+    assert!(fields
+        .iter()
+        .any(|(k, v)| k == "key" && v.starts_with("billing::charge#") && v.len() == 24));
+    assert!(
+        fields.iter().any(|(k, _)| k == "message"),
+        "the oversized result warns"
+    );
+    for (name, value) in &fields {
+        assert!(
+            !value.contains("4242") && !value.contains("xxxx"),
+            "{name} leaks: {value}"
+        );
+    }
+}
