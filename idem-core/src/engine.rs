@@ -208,8 +208,8 @@ impl<'a> Idempotent<'a> {
     }
 
     /// The store (default: the process default, see [`set_default_store`](crate::set_default_store)).
-    /// Takes `&S`, `&Arc<S>`, `&Arc<dyn Store>` or `&Box<S>`.
-    pub fn store<S: Store>(mut self, store: &'a S) -> Self {
+    /// Takes `&S`, `&Arc<S>`, `&Arc<dyn Store>`, `&Box<S>` or `&dyn Store`.
+    pub fn store(mut self, store: &'a dyn Store) -> Self {
         self.store = Some(store);
         self
     }
