@@ -1,0 +1,63 @@
+//! Errors: invalid configuration, and SDK errors turned into [`StoreError`]s.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use idem_core::StoreError;
+
+/// A [`DynamoStoreBuilder`](crate::DynamoStoreBuilder) setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The table or an attribute name is empty.
+    #[error("`{setting}` must not be empty")]
+    EmptyName {
+        /// The builder setting.
+        setting: &'static str,
+    },
+    /// Two settings name the same attribute, so one would overwrite the other.
+    #[error("`{first}` and `{second}` both name the attribute `{name}`")]
+    DuplicateName {
+        /// The attribute name.
+        name: String,
+        /// One setting naming it.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+    /// `static_pk_value` only makes sense in the sort-key layout.
+    #[error("`static_pk_value` needs `sort_key_attr`")]
+    StaticPkWithoutSortKey,
+}
+
+/// `SdkError`'s own Display says only "service error"; the operation, the
+/// table and `DisplayErrorContext` (the whole chain, with the service's code
+/// and message) make it actionable. The SDK error stays the source.
+pub(crate) fn backend<E, R>(operation: &str, table: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Backend {
+        operation: format!("{operation} on table `{table}`"),
+        message: DisplayErrorContext(&err).to_string(),
+        source: Some(Box::new(err)),
+    }
+}
+
+/// Whether DynamoDB refused a write because the item would exceed its 400 KB
+/// limit. There is no dedicated error code: it is a `ValidationException`
+/// whose message says so ("Item size has exceeded the maximum allowed size",
+/// "Item size to update has exceeded …").
+pub(crate) fn is_item_too_large<E: ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ValidationException")
+        && err
+            .message()
+            .is_some_and(|m| m.contains("exceeded the maximum allowed size"))
+}
+
+/// A record that cannot be understood. The reason names the table and key, so
+/// an operator can find and fix (or delete) the item.
+pub(crate) fn corrupt(table: &str, key: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        reason: format!("item `{key}` in table `{table}`: {what}"),
+    }
+}
