@@ -152,7 +152,8 @@ pub use store::{BoxError, Store, StoreError, StoreFuture};
 /// Methods are namespaced `module_path!()::method`: give `name = "…"` when
 /// two types in one module guard methods of the same name.
 ///
-/// The expansion is the [`Idempotent`] builder chain, nothing more:
+/// The expansion is the [`Idempotent`] builder chain, nothing more (see
+/// "Expansion" below).
 #[cfg(feature = "macros")]
 pub use idem_macros::idempotent;
 
@@ -189,15 +190,25 @@ pub mod __private {
         type Err = E;
     }
 
-    /// The `T` of `Result<T, E>`: saved as JSON, replayed to duplicates.
+    /// The `T` of `Result<T, E>`: saved as JSON…
     #[diagnostic::on_unimplemented(
-        message = "the result type `{Self}` of an `#[idempotent]` function must implement `Serialize` and `DeserializeOwned`",
-        label = "the `Ok` value is saved and replayed to duplicates, so it must be serializable",
+        message = "the result type `{Self}` of an `#[idempotent]` function must implement `Serialize`",
+        label = "the `Ok` value is saved, to be replayed to duplicates",
         note = "derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
     )]
-    pub trait ResultValue: Serialize + DeserializeOwned {}
+    pub trait ResultSerialize: Serialize {}
 
-    impl<T: Serialize + DeserializeOwned> ResultValue for T {}
+    impl<T: Serialize> ResultSerialize for T {}
+
+    /// …and replayed to duplicates.
+    #[diagnostic::on_unimplemented(
+        message = "the result type `{Self}` of an `#[idempotent]` function must implement `DeserializeOwned`",
+        label = "duplicates get the saved `Ok` value back, deserialized",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+    )]
+    pub trait ResultDeserialize: DeserializeOwned {}
+
+    impl<T: DeserializeOwned> ResultDeserialize for T {}
 
     /// The `E` of `Result<T, E>`: idem's own errors are returned through it.
     #[diagnostic::on_unimplemented(
@@ -221,10 +232,10 @@ pub mod __private {
 
     /// Compile-time check of the declared return type; does nothing.
     #[inline(always)]
-    pub fn assert_return<R>()
+    pub fn assert_return<R>(_: std::marker::PhantomData<R>)
     where
         R: ReturnsResult,
-        R::Ok: ResultValue,
+        R::Ok: ResultSerialize + ResultDeserialize,
         R::Err: ResultError,
     {
     }
