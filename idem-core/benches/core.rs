@@ -1,11 +1,12 @@
 //! Hot-path costs on this machine: key hashing, MemoryStore replay and first
-//! execution. Run with `cargo bench -p idem-core --bench core`.
+//! execution, and `#[idempotent]` against the hand-written builder chain it
+//! expands to. Run with `cargo bench -p idem-core --bench core`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use idem_core::{Error, Idempotent, Key, MemoryStore};
+use idem_core::{idempotent, Error, Idempotent, Key, MemoryStore};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -101,5 +102,41 @@ fn memory_store(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hashing, memory_store);
+// Same namespace length, same key, same store: only the call site differs.
+#[idempotent(key = "order.order_id", store = store, name = "bench::via_macro")]
+async fn via_macro(order: &Order, store: &MemoryStore) -> Result<u64, Error> {
+    Ok(order.amount_cents)
+}
+
+async fn by_hand(order: &Order, store: &MemoryStore) -> Result<u64, Error> {
+    Idempotent::new("bench::by_hand__")
+        .store(store)
+        .key("order.order_id", &order.order_id)
+        .run(|| async { Ok(order.amount_cents) })
+        .await
+}
+
+fn macro_overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let store = MemoryStore::new();
+    let order = order();
+    rt.block_on(async {
+        via_macro(&order, &store).await?;
+        by_hand(&order, &store).await
+    })
+    .expect("first calls");
+    let mut group = c.benchmark_group("replay");
+    group.bench_function("macro", |b| {
+        b.iter(|| rt.block_on(via_macro(black_box(&order), &store)))
+    });
+    group.bench_function("programmatic", |b| {
+        b.iter(|| rt.block_on(by_hand(black_box(&order), &store)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hashing, memory_store, macro_overhead);
 criterion_main!(benches);

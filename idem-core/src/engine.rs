@@ -265,20 +265,24 @@ impl<'a> Idempotent<'a> {
             store,
             clock,
         } = self;
-        let namespace = key.namespace().to_string();
         let key = match key.finish() {
             Ok(key) => key,
             Err(KeyError::Missing { part, .. }) if on_missing_key == OnMissingKey::Run => {
                 tracing::warn!(%part, "idempotency key part missing; running without idempotency");
                 return (Outcome::Unguarded, body().await);
             }
-            Err(e) => return (Outcome::Error, Err(key_error(e, &namespace).into())),
+            Err(e) => return (Outcome::Error, Err(key_error(e, None).into())),
         };
         tracing::Span::current().record("key", tracing::field::display(key.short()));
         let fingerprint = match fingerprint.map(FingerprintBuilder::finish) {
             None => None,
             Some(Ok(fp)) => Some(fp),
-            Some(Err(e)) => return (Outcome::Error, Err(key_error(e, &namespace).into())),
+            Some(Err(e)) => {
+                return (
+                    Outcome::Error,
+                    Err(key_error(e, Some(key.namespace())).into()),
+                )
+            }
         };
         let store = match store {
             Some(store) => store,
@@ -287,7 +291,11 @@ impl<'a> Idempotent<'a> {
                 Err(reason) => {
                     return (
                         Outcome::Error,
-                        Err(Error::NoStore { namespace, reason }.into()),
+                        Err(Error::NoStore {
+                            namespace: key.namespace().to_owned(),
+                            reason,
+                        }
+                        .into()),
                     )
                 }
             },
@@ -305,14 +313,21 @@ impl<'a> Idempotent<'a> {
     }
 }
 
-fn key_error(e: KeyError, namespace: &str) -> Error {
+/// A key or fingerprint error as the caller sees it. Fingerprint builders
+/// have no namespace of their own, so theirs is passed in.
+fn key_error(e: KeyError, namespace: Option<&str>) -> Error {
+    let ns = |own: String| namespace.map_or(own, str::to_owned);
     match e {
-        KeyError::Missing { part, .. } => Error::MissingKey {
-            namespace: namespace.to_owned(),
+        KeyError::Missing { namespace, part } => Error::MissingKey {
+            namespace: ns(namespace),
             part,
         },
-        KeyError::Unhashable { part, reason, .. } => Error::InvalidKey {
-            namespace: namespace.to_owned(),
+        KeyError::Unhashable {
+            namespace,
+            part,
+            reason,
+        } => Error::InvalidKey {
+            namespace: ns(namespace),
             part,
             reason,
         },

@@ -82,7 +82,7 @@ impl StoreError {
 /// | `complete` / `release` / `extend` | the lease token still matches, else [`StoreError::LeaseLost`] |
 ///
 /// The trait is dyn-compatible: a process-wide default store is an
-/// `Arc<dyn Store>`. Run [`testing::conformance`](crate::testing::conformance)
+/// `Arc<dyn Store>`. Run `idem_core::testing::conformance`
 /// (feature `testing`) on your own implementation.
 ///
 /// ```

@@ -225,8 +225,22 @@ fn validate(raw: Vec<(Ident, Expr)>, sig: &Signature, errors: &mut Errors) -> Ar
                     }
                 }
             }
-            "store" => args.store = Some(value),
-            "deadline" => args.deadline = Some(value),
+            // Key paths are strings because they are parsed and checked against
+            // the parameters; these two are ordinary expressions, so a string
+            // here is a mistake worth naming.
+            "store" | "deadline" => match &value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) => errors.at(
+                    lit.span(),
+                    format!(
+                        "`{arg}` takes an expression, not a string: write `{arg} = {}`",
+                        lit.value()
+                    ),
+                ),
+                _ if arg == "store" => args.store = Some(value),
+                _ => args.deadline = Some(value),
+            },
             _ => {
                 let hint = closest(&arg, ARGUMENTS.iter().copied())
                     .map(|c| format!("; did you mean `{c}`?"))
