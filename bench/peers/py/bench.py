@@ -1,0 +1,238 @@
+"""Powertools for AWS Lambda (Python) harness for the idem peer comparison.
+
+Runs one slice of the workload described in bench/peers/rust/src/workload.rs
+(same BENCH_* settings, same JSON line on stdout) with `@idempotent_function`
+on a DynamoDBPersistenceLayer pointed at DynamoDB Local.
+"""
+
+import json
+import itertools
+import os
+import resource
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            sys.exit(f"{name} is not set")
+        return default
+    return value
+
+
+def env_num(name, default):
+    return int(env(name, str(default)))
+
+
+class Counter:
+    """A thread-safe counter (the concurrent phase runs 16 threads)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def inc(self, **_kwargs):
+        with self._lock:
+            self.value += 1
+
+
+class FakeLambdaContext:
+    """Powertools takes a claim's lease from the Lambda context's remaining
+    time; without one it writes no lease at all. 5 min matches idem's
+    default lease, so every peer writes the same item."""
+
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main():
+    endpoint = env("BENCH_ENDPOINT")
+    table = env("BENCH_TABLE")
+    prefix = env("BENCH_PREFIX")
+    with open(env("BENCH_PAYLOAD")) as f:
+        template = json.load(f)
+    warmup_keys = env_num("BENCH_WARMUP_KEYS", 20)
+    seq_keys = env_num("BENCH_SEQ_KEYS", 250)
+    conc_keys = env_num("BENCH_CONC_KEYS", 250)
+    concurrency = env_num("BENCH_CONCURRENCY", 16)
+    side_keys = env_num("BENCH_SIDE_KEYS", 0)
+    deliveries = env_num("BENCH_DELIVERIES", 8)
+    body_s = env_num("BENCH_BODY_MS", 20) / 1000.0
+
+    # Standard retries with 3 attempts, as the Rust and JS SDKs default to
+    # (botocore's legacy default is 5); a pool big enough that no thread
+    # waits for a connection.
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(
+            max_pool_connections=2 * max(concurrency, deliveries),
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
+    )
+    calls = Counter()
+    # One event per API operation (before-send would count attempts).
+    client.meta.events.register("before-call.dynamodb", calls.inc)
+
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+    config = IdempotencyConfig(
+        event_key_jmespath="order_id",
+        expires_after_seconds=3600,
+        # Off, as idem runs here without its cache: every duplicate reaches
+        # the table.
+        use_local_cache=False,
+    )
+    config.register_lambda_context(FakeLambdaContext())
+    effects = Counter()
+
+    @idempotent_function(
+        data_keyword_argument="order", persistence_store=persistence, config=config
+    )
+    def charge(order, delay=0.0):
+        effects.inc()
+        if delay:
+            time.sleep(delay)
+        return {
+            "order_id": order["order_id"],
+            "receipt_id": "rcpt-" + order["order_id"],
+            "amount_cents": order["amount_cents"],
+            "status": "charged",
+        }
+
+    def order_for(phase, i):
+        order = dict(template)
+        order["order_id"] = f"{prefix}-{phase}-{i}"
+        return order
+
+    def first_and_duplicate(order):
+        before = effects.value
+        first = charge(order=order)
+        dup = charge(order=order)
+        if first != dup:
+            raise RuntimeError(f"the duplicate of {order['order_id']} returned another receipt")
+        if effects.value <= before:
+            raise RuntimeError("the first call did not run the body")
+
+    for i in range(warmup_keys):
+        first_and_duplicate(order_for("warm", i))
+
+    cpu_start = cpu_seconds()
+
+    first_us, dup_us = [], []
+    first_calls = dup_calls = 0
+    effects_before = effects.value
+    seq_start = time.perf_counter()
+    for i in range(seq_keys):
+        order = order_for("seq", i)
+        c = calls.value
+        t = time.perf_counter()
+        first = charge(order=order)
+        first_us.append((time.perf_counter() - t) * 1e6)
+        first_calls += calls.value - c
+
+        c = calls.value
+        t = time.perf_counter()
+        dup = charge(order=order)
+        dup_us.append((time.perf_counter() - t) * 1e6)
+        dup_calls += calls.value - c
+        if first != dup:
+            raise RuntimeError(f"the duplicate of {order['order_id']} returned another receipt")
+    seq_secs = time.perf_counter() - seq_start
+    if effects.value - effects_before != seq_keys:
+        raise RuntimeError(f"{effects.value - effects_before} bodies ran for {seq_keys} keys")
+
+    next_key = itertools.count()  # next() is atomic under the GIL
+
+    def worker():
+        while True:
+            i = next(next_key)
+            if i >= conc_keys:
+                return
+            first_and_duplicate(order_for("conc", i))
+
+    effects_before = effects.value
+    conc_start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for fut in [pool.submit(worker) for _ in range(concurrency)]:
+            fut.result()
+    conc_secs = time.perf_counter() - conc_start
+    if effects.value - effects_before != conc_keys:
+        raise RuntimeError(f"{effects.value - effects_before} bodies ran for {conc_keys} keys")
+
+    cpu_secs = cpu_seconds() - cpu_start
+
+    side_ok = side_in_progress = side_errors = 0
+    effects_before = effects.value
+    if side_keys:
+        with ThreadPoolExecutor(max_workers=deliveries) as pool:
+            for k in range(side_keys):
+                order = order_for("side", k)
+                # Threads start one by one; the barrier releases the
+                # deliveries together, as the async harnesses do.
+                barrier = threading.Barrier(deliveries)
+
+                def deliver(order=order, barrier=barrier):
+                    barrier.wait()
+                    return charge(order=order, delay=body_s)
+
+                for fut in [pool.submit(deliver) for _ in range(deliveries)]:
+                    try:
+                        fut.result()
+                        side_ok += 1
+                    except IdempotencyAlreadyInProgressError:
+                        side_in_progress += 1
+                    except Exception as e:  # noqa: BLE001 - counted and reported
+                        print(f"side-effect delivery failed: {e!r}", file=sys.stderr)
+                        side_errors += 1
+    side_effects = effects.value - effects_before
+
+    report = {
+        "peer": env("BENCH_PEER", "powertools-python"),
+        "round": env_num("BENCH_ROUND", 1),
+        "first_us": first_us,
+        "dup_us": dup_us,
+        "first_calls": first_calls,
+        "dup_calls": dup_calls,
+        "seq_ops": 2 * seq_keys,
+        "seq_secs": seq_secs,
+        "conc_ops": 2 * conc_keys,
+        "conc_secs": conc_secs,
+        "concurrency": concurrency,
+        "cpu_secs": cpu_secs,
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "side_keys": side_keys,
+        "side_deliveries": deliveries,
+        "side_effects": side_effects,
+        "side_ok": side_ok,
+        "side_in_progress": side_in_progress,
+        "side_errors": side_errors,
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Peer comparison: idem against the raw SDK limit and Powertools for AWS
+# Lambda (Python, TypeScript), on one DynamoDB Local. One command:
+#
+#   bench/peers/run.sh
+#
+# Installs what it needs into ${IDEM_CACHE_DIR:-<repo>/.cache}/peers (a
+# Python venv, an npm tree, DynamoDB Local via scripts/dynamodb-local.sh),
+# builds the Rust harness in release, starts its own DynamoDB Local (stopped
+# on exit), runs every peer in interleaved rounds, and prints the Markdown
+# table, also written to bench/peers/results.md. See bench/peers/README.md.
+#
+# Environment (defaults in brackets):
+#   PEER_ROUNDS        interleaved rounds [8]
+#   PEER_SEQ_OPS       timed ops per peer at concurrency 1, half first calls [4000]
+#   PEER_CONC_OPS      ops per peer at concurrency PEER_CONCURRENCY [4000]
+#   PEER_CONCURRENCY   [16]
+#   PEER_SIDE_KEYS     keys of the side-effect check [50]
+#   PEER_DELIVERIES    concurrent deliveries per key in that check [8]
+#   PEER_BODY_MS       how long the body runs in that check [20]
+#   PEER_WARMUP_KEYS   unmeasured keys per slice [20]
+#   PEER_PEERS         which peers [raw idem powertools-python powertools-typescript]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${IDEM_CACHE_DIR:-$repo/.cache}/peers
+
+rounds=${PEER_ROUNDS:-8}
+seq_ops=${PEER_SEQ_OPS:-4000}
+conc_ops=${PEER_CONC_OPS:-4000}
+read -r -a peers <<<"${PEER_PEERS:-raw idem powertools-python powertools-typescript}"
+
+log() { printf 'peers: %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+for tool in cargo python3 node npm java; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
+done
+# Each slice runs an equal share of the keys; each key is a first call and
+# a duplicate, so ops are counted in pairs.
+((seq_ops % (2 * rounds) == 0 && conc_ops % (2 * rounds) == 0)) ||
+    die "PEER_SEQ_OPS and PEER_CONC_OPS must be multiples of 2 × PEER_ROUNDS"
+mkdir -p "$cache"
+
+# --- installs (each redone only when its pins change) -------------------------
+
+stamp_ok() { [[ -f $1 && $(<"$1") == "$2" ]]; }
+
+venv=$cache/py-venv
+py_pins=$(sha256sum "$here/py/requirements.txt" | cut -d' ' -f1)
+if ! stamp_ok "$venv/.idem-stamp" "$py_pins"; then
+    log "installing Powertools for Python into $venv ..."
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+        -r "$here/py/requirements.txt" >&2
+    printf '%s\n' "$py_pins" >"$venv/.idem-stamp"
+fi
+
+ts=$cache/ts
+ts_pins=$(cat "$here/ts/package.json" "$here/ts/package-lock.json" | sha256sum | cut -d' ' -f1)
+if ! stamp_ok "$ts/.idem-stamp" "$ts_pins"; then
+    log "installing Powertools for TypeScript into $ts ..."
+    rm -rf "$ts"
+    mkdir -p "$ts"
+    cp "$here/ts/package.json" "$here/ts/package-lock.json" "$ts/"
+    (cd "$ts" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    printf '%s\n' "$ts_pins" >"$ts/.idem-stamp"
+fi
+# Node resolves packages next to the script's real path, so the script runs
+# from the install, not from the repo.
+cp "$here/ts/bench.mjs" "$ts/bench.mjs"
+
+"$repo/scripts/dynamodb-local.sh" install
+
+log "building the Rust harness (release) ..."
+(cd "$repo" && cargo build --release -p idem-peer-bench >&2)
+rust_bin=$repo/target/release/idem-peer-bench
+[[ -z ${CARGO_TARGET_DIR:-} ]] || rust_bin=$CARGO_TARGET_DIR/release/idem-peer-bench
+
+# --- one DynamoDB Local of our own -------------------------------------------
+
+# A private state directory, so this never reuses or stops a server that the
+# test suite (or another run) started from the default one.
+state=$(mktemp -d "$cache/run.XXXXXX")
+cleanup() {
+    "$repo/scripts/dynamodb-local.sh" stop --state-dir "$state" || true
+    rm -rf "$state"
+}
+trap cleanup EXIT
+eval "$("$repo/scripts/dynamodb-local.sh" start --state-dir "$state")"
+
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export BENCH_ENDPOINT=$IDEM_DYNAMODB_ENDPOINT
+export BENCH_PAYLOAD=$here/payload.json
+export BENCH_SEQ_KEYS=$((seq_ops / 2 / rounds))
+export BENCH_CONC_KEYS=$((conc_ops / 2 / rounds))
+export BENCH_CONCURRENCY=${PEER_CONCURRENCY:-16}
+export BENCH_DELIVERIES=${PEER_DELIVERIES:-8}
+export BENCH_BODY_MS=${PEER_BODY_MS:-20}
+export BENCH_WARMUP_KEYS=${PEER_WARMUP_KEYS:-20}
+export BENCH_SIDE_KEYS_TOTAL=${PEER_SIDE_KEYS:-50}
+# Powertools must not be switched off by a developer's shell.
+unset POWERTOOLS_IDEMPOTENCY_DISABLED IDEM_DISABLED
+
+table_of() { printf 'peer_%s' "${1//-/_}"; }
+tables=()
+for peer in "${peers[@]}"; do tables+=("$(table_of "$peer")"); done
+"$rust_bin" setup peer_warmup "${tables[@]}"
+
+run_slice() {
+    local peer=$1
+    export BENCH_PEER=$peer BENCH_TABLE
+    BENCH_TABLE=$(table_of "$peer")
+    case $peer in
+    raw | idem) "$rust_bin" run ;;
+    powertools-python) "$venv/bin/python" "$here/py/bench.py" ;;
+    # --no-warnings: the SDK's notice about future Node versions, once per slice.
+    powertools-typescript) node --no-warnings "$ts/bench.mjs" ;;
+    *) die "unknown peer $peer" ;;
+    esac
+}
+
+# The JVM behind DynamoDB Local compiles its hot paths during the first
+# thousands of requests: warm it up unmeasured, so round 1 is not penalised.
+log "warming up DynamoDB Local ..."
+BENCH_PEER=raw BENCH_TABLE=peer_warmup BENCH_PREFIX=server-warmup BENCH_SIDE_KEYS=0 \
+    BENCH_SEQ_KEYS=200 BENCH_CONC_KEYS=400 "$rust_bin" run >/dev/null
+
+results=$state/results.jsonl
+export PEER_LOAD_START
+PEER_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+started=$SECONDS
+for ((round = 1; round <= rounds; round++)); do
+    export BENCH_ROUND=$round
+    # The side-effect check runs once, in the last round.
+    if ((round == rounds)); then export BENCH_SIDE_KEYS=$BENCH_SIDE_KEYS_TOTAL; else export BENCH_SIDE_KEYS=0; fi
+    # Rotate the order each round, so no peer always follows the same one.
+    for ((i = 0; i < ${#peers[@]}; i++)); do
+        peer=${peers[$(((round - 1 + i) % ${#peers[@]}))]}
+        export BENCH_PREFIX="r$round-$peer"
+        log "round $round/$rounds: $peer"
+        run_slice "$peer" >>"$results" || die "$peer failed in round $round"
+    done
+done
+log "measured in $((SECONDS - started)) s"
+
+export PEER_ROUNDS=$rounds PEER_CONC_OPS=$conc_ops
+export PEER_DATE PEER_PYTHON_VERSION PEER_DDB_LOCAL_VERSION
+PEER_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+PEER_PYTHON_VERSION=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
+PEER_DDB_LOCAL_VERSION=$(sed -n 's/^readonly NPM_VERSION=//p' "$repo/scripts/dynamodb-local.sh")
+python3 "$here/report.py" "$results" | tee "$here/results.md"
