@@ -133,7 +133,9 @@ impl<T: IntoDeadline + Copy> IntoDeadline for &T {
 #[must_use = "a guarded call does nothing until `.run(…)` is awaited"]
 pub struct Idempotent<'a> {
     key: KeyBuilder,
-    fingerprint: Option<FingerprintBuilder>,
+    // Boxed: most calls validate nothing, and the builder is moved at every
+    // step of the chain.
+    fingerprint: Option<Box<FingerprintBuilder>>,
     ttl: Duration,
     lease: Duration,
     deadline_ms: Option<u64>,
@@ -170,8 +172,11 @@ impl<'a> Idempotent<'a> {
     /// Adds a payload part to the fingerprint: a duplicate whose fingerprint
     /// differs from the first call's gets [`Error::PayloadMismatch`].
     pub fn validate<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
-        let fp = self.fingerprint.take().unwrap_or_else(Fingerprint::builder);
-        self.fingerprint = Some(fp.part(value));
+        let fp = self
+            .fingerprint
+            .take()
+            .unwrap_or_else(|| Box::new(Fingerprint::builder()));
+        self.fingerprint = Some(Box::new(fp.part(value)));
         self
     }
 
@@ -274,7 +279,7 @@ impl<'a> Idempotent<'a> {
             Err(e) => return (Outcome::Error, Err(key_error(e, None).into())),
         };
         tracing::Span::current().record("key", tracing::field::display(key.short()));
-        let fingerprint = match fingerprint.map(FingerprintBuilder::finish) {
+        let fingerprint = match fingerprint.map(|fp| fp.finish()) {
             None => None,
             Some(Ok(fp)) => Some(fp),
             Some(Err(e)) => {
@@ -394,7 +399,9 @@ impl Call<'_> {
             };
             let record = match self.store.claim(request).await {
                 Err(e) => return (Outcome::Error, Err(self.store_error(e).into())),
-                Ok(Claim::Acquired(lease)) => return self.run_body(lease, body).await,
+                // Boxed so the replay path's future stays small: the body,
+                // lease renewal and saving are only needed after a claim.
+                Ok(Claim::Acquired(lease)) => return Box::pin(self.run_body(lease, body)).await,
                 Ok(Claim::Existing(record)) => record,
             };
             if let Err(e) = self.check_fingerprint(&record) {

@@ -1,8 +1,10 @@
 //! Keys: stable structural hashing of `serde::Serialize` values.
 //!
 //! A key part is hashed by a serde [`Serializer`] that streams a canonical,
-//! type-tagged, length-prefixed encoding straight into blake3. Nothing is
-//! serialized to JSON first and plain structs hash without allocating.
+//! type-tagged, length-prefixed encoding into keyed blake3 (the key derived
+//! from a versioned context string, one per domain: keys, fingerprints, map
+//! entries). Nothing is serialized to JSON first, and nothing is allocated
+//! unless one map entry's encoding exceeds 128 bytes.
 //!
 //! The encoding is *structural*, like the JSON a payload arrives as:
 //!
@@ -15,20 +17,95 @@
 //! - type names never count, so renaming a struct does not change keys.
 //!
 //! These digests end up in stored records: a change here would make every
-//! duplicate in flight run again. `tests/key_vectors.json` pins them.
+//! duplicate in flight run again. `tests/key_vectors.json` pins them (they
+//! were last changed before the first release, for keyed hashing).
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
 use serde::ser::{self, Serialize};
 
-/// Context string of blake3's key-derivation mode for idempotency keys.
+/// Appends `bytes` as lowercase hex. By hand because `format!` and blake3's
+/// `to_hex` go through `fmt` one character at a time, a visible share of a
+/// replay.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        // Always ASCII; checking it is cheaper than one `fmt` call.
+        out.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
+    }
+}
+
+/// Context strings of the three hash domains. Each keys blake3 with a key
+/// derived from it, so a key, a fingerprint and a map entry can never be
+/// mistaken for one another. Changing one changes every stored key.
 const KEY_CONTEXT: &str = "idem 2026-11-29 idempotency key v1";
-/// Context string for payload fingerprints (`validate = …`), kept apart from
-/// keys so a fingerprint can never be mistaken for a key.
 const FINGERPRINT_CONTEXT: &str = "idem 2026-11-29 payload fingerprint v1";
-/// Context string for one map entry; entries are combined order-independently.
 const ENTRY_CONTEXT: &str = "idem 2026-11-29 map entry v1";
+
+static KEY_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| blake3::derive_key(KEY_CONTEXT, b""));
+static FINGERPRINT_KEY: LazyLock<[u8; 32]> =
+    LazyLock::new(|| blake3::derive_key(FINGERPRINT_CONTEXT, b""));
+static ENTRY_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| blake3::derive_key(ENTRY_CONTEXT, b""));
+
+/// Keyed blake3 behind a small buffer. The encoding makes many writes of a few
+/// bytes (a tag, a length), and most keys and map entries are short: those are
+/// hashed in one call of `keyed_hash`, with no `Hasher` (two kilobytes) to set
+/// up or move. Longer input spills into a boxed `Hasher`; the digest is the
+/// same either way.
+#[derive(Clone)]
+struct Sink {
+    key: &'static [u8; 32],
+    buf: [u8; SINK_BUF],
+    len: usize,
+    spill: Option<Box<blake3::Hasher>>,
+}
+
+const SINK_BUF: usize = 128;
+
+impl Sink {
+    fn new(key: &'static [u8; 32]) -> Self {
+        Sink {
+            key,
+            buf: [0; SINK_BUF],
+            len: 0,
+            spill: None,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > SINK_BUF {
+            let key = self.key;
+            let hasher = self
+                .spill
+                .get_or_insert_with(|| Box::new(blake3::Hasher::new_keyed(key)));
+            hasher.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > SINK_BUF {
+                hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn finish(self) -> blake3::Hash {
+        match self.spill {
+            None => blake3::keyed_hash(self.key, &self.buf[..self.len]),
+            Some(mut hasher) => {
+                hasher.update(&self.buf[..self.len]);
+                hasher.finalize()
+            }
+        }
+    }
+}
 
 /// An idempotency key: the namespace of the guarded function and the blake3
 /// digest of its key parts.
@@ -54,13 +131,16 @@ pub struct Key {
 impl Key {
     /// Starts hashing the parts of a key in `namespace`.
     pub fn builder(namespace: impl Into<Cow<'static, str>>) -> KeyBuilder {
-        KeyBuilder::new(namespace.into(), KEY_CONTEXT)
+        KeyBuilder::new(namespace.into(), &KEY_KEY)
     }
 
     /// Builds a key from a namespace and a digest computed elsewhere.
     pub fn from_digest(namespace: impl Into<Cow<'static, str>>, digest: [u8; 32]) -> Self {
         let namespace = namespace.into();
-        let storage = format!("{namespace}#{}", blake3::Hash::from(digest).to_hex());
+        let mut storage = String::with_capacity(namespace.len() + 1 + 64);
+        storage.push_str(&namespace);
+        storage.push('#');
+        push_hex(&mut storage, &digest);
         Key {
             namespace,
             digest,
@@ -146,15 +226,15 @@ pub enum KeyError {
 #[derive(Clone)]
 pub struct KeyBuilder {
     namespace: Cow<'static, str>,
-    hasher: blake3::Hasher,
+    hasher: Sink,
     error: Option<KeyError>,
 }
 
 impl KeyBuilder {
-    fn new(namespace: Cow<'static, str>, context: &str) -> Self {
+    fn new(namespace: Cow<'static, str>, key: &'static [u8; 32]) -> Self {
         KeyBuilder {
             namespace,
-            hasher: blake3::Hasher::new_derive_key(context),
+            hasher: Sink::new(key),
             error: None,
         }
     }
@@ -189,7 +269,7 @@ impl KeyBuilder {
             Some(e) => Err(e),
             None => Ok(Key::from_digest(
                 self.namespace,
-                *self.hasher.finalize().as_bytes(),
+                *self.hasher.finish().as_bytes(),
             )),
         }
     }
@@ -215,7 +295,7 @@ pub struct Fingerprint(String);
 impl Fingerprint {
     /// Starts a fingerprint.
     pub fn builder() -> FingerprintBuilder {
-        FingerprintBuilder(KeyBuilder::new(Cow::Borrowed(""), FINGERPRINT_CONTEXT))
+        FingerprintBuilder(KeyBuilder::new(Cow::Borrowed(""), &FINGERPRINT_KEY))
     }
 
     /// Wraps a fingerprint read back from a store.
@@ -252,15 +332,16 @@ impl FingerprintBuilder {
     pub fn finish(self) -> Result<Fingerprint, KeyError> {
         match self.0.error {
             Some(e) => Err(e),
-            None => Ok(Fingerprint(self.0.hasher.finalize().to_hex().to_string())),
+            None => {
+                let mut hex = String::with_capacity(64);
+                push_hex(&mut hex, self.0.hasher.finish().as_bytes());
+                Ok(Fingerprint(hex))
+            }
         }
     }
 }
 
-fn hash_part<T: Serialize + ?Sized>(
-    hasher: &mut blake3::Hasher,
-    value: &T,
-) -> Result<(), HashError> {
+fn hash_part<T: Serialize + ?Sized>(hasher: &mut Sink, value: &T) -> Result<(), HashError> {
     value.serialize(&mut Hashing { hasher, top: true })
 }
 
@@ -305,28 +386,28 @@ mod tag {
 /// The hashing serializer. `top` is true only for the outermost value of a
 /// key part, where `None`, unit and `""` mean "missing".
 struct Hashing<'h> {
-    hasher: &'h mut blake3::Hasher,
+    hasher: &'h mut Sink,
     top: bool,
 }
 
-fn write_len(hasher: &mut blake3::Hasher, n: u64) {
-    hasher.update(&n.to_le_bytes());
+fn write_len(hasher: &mut Sink, n: u64) {
+    hasher.write(&n.to_le_bytes());
 }
 
-fn write_str(hasher: &mut blake3::Hasher, v: &str) {
-    hasher.update(&[tag::STR]);
+fn write_str(hasher: &mut Sink, v: &str) {
+    hasher.write(&[tag::STR]);
     write_len(hasher, v.len() as u64);
-    hasher.update(v.as_bytes());
+    hasher.write(v.as_bytes());
 }
 
-fn nested<T: Serialize + ?Sized>(hasher: &mut blake3::Hasher, value: &T) -> Result<(), HashError> {
+fn nested<T: Serialize + ?Sized>(hasher: &mut Sink, value: &T) -> Result<(), HashError> {
     value.serialize(&mut Hashing { hasher, top: false })
 }
 
 impl Hashing<'_> {
     fn int(&mut self, v: i128) -> Result<(), HashError> {
-        self.hasher.update(&[tag::INT]);
-        self.hasher.update(&v.to_le_bytes());
+        self.hasher.write(&[tag::INT]);
+        self.hasher.write(&v.to_le_bytes());
         Ok(())
     }
 
@@ -348,8 +429,8 @@ struct MapSum {
 }
 
 impl MapSum {
-    fn add(&mut self, entry: &blake3::Hasher) {
-        let digest = entry.finalize();
+    fn add(&mut self, entry: Sink) {
+        let digest = entry.finish();
         let mut carry = 0u64;
         for (lane, bytes) in self.lanes.iter_mut().zip(digest.as_bytes().chunks_exact(8)) {
             let mut word = [0u8; 8];
@@ -362,17 +443,17 @@ impl MapSum {
         self.count += 1;
     }
 
-    fn write(&self, hasher: &mut blake3::Hasher) {
-        hasher.update(&[tag::MAP]);
+    fn write(&self, hasher: &mut Sink) {
+        hasher.write(&[tag::MAP]);
         write_len(hasher, self.count);
         for lane in self.lanes {
-            hasher.update(&lane.to_le_bytes());
+            hasher.write(&lane.to_le_bytes());
         }
     }
 }
 
-fn entry_hasher() -> blake3::Hasher {
-    blake3::Hasher::new_derive_key(ENTRY_CONTEXT)
+fn entry_hasher() -> Sink {
+    Sink::new(&ENTRY_KEY)
 }
 
 impl<'a> ser::Serializer for &'a mut Hashing<'_> {
@@ -387,8 +468,7 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
     type SerializeStructVariant = VariantHashing<'a>;
 
     fn serialize_bool(self, v: bool) -> Result<(), HashError> {
-        self.hasher
-            .update(&[if v { tag::TRUE } else { tag::FALSE }]);
+        self.hasher.write(&[if v { tag::TRUE } else { tag::FALSE }]);
         Ok(())
     }
     fn serialize_i8(self, v: i8) -> Result<(), HashError> {
@@ -422,8 +502,8 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
         match i128::try_from(v) {
             Ok(v) => self.int(v),
             Err(_) => {
-                self.hasher.update(&[tag::BIG_UINT]);
-                self.hasher.update(&v.to_le_bytes());
+                self.hasher.write(&[tag::BIG_UINT]);
+                self.hasher.write(&v.to_le_bytes());
                 Ok(())
             }
         }
@@ -440,8 +520,8 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
         } else {
             v
         };
-        self.hasher.update(&[tag::FLOAT]);
-        self.hasher.update(&v.to_bits().to_le_bytes());
+        self.hasher.write(&[tag::FLOAT]);
+        self.hasher.write(&v.to_bits().to_le_bytes());
         Ok(())
     }
     fn serialize_char(self, v: char) -> Result<(), HashError> {
@@ -458,9 +538,9 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
         if self.top && v.is_empty() {
             return Err(HashError::Missing);
         }
-        self.hasher.update(&[tag::BYTES]);
+        self.hasher.write(&[tag::BYTES]);
         write_len(self.hasher, v.len() as u64);
-        self.hasher.update(v);
+        self.hasher.write(v);
         Ok(())
     }
     fn serialize_none(self) -> Result<(), HashError> {
@@ -473,7 +553,7 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
         if self.top {
             return Err(HashError::Missing);
         }
-        self.hasher.update(&[tag::UNIT]);
+        self.hasher.write(&[tag::UNIT]);
         Ok(())
     }
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), HashError> {
@@ -506,12 +586,12 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
         write_str(&mut entry, variant);
         nested(&mut entry, value)?;
         let mut sum = MapSum::default();
-        sum.add(&entry);
+        sum.add(entry);
         sum.write(self.hasher);
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<SeqHashing<'a>, HashError> {
-        self.hasher.update(&[tag::SEQ]);
+        self.hasher.write(&[tag::SEQ]);
         Ok(SeqHashing {
             hasher: &mut *self.hasher,
             count: 0,
@@ -536,7 +616,7 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
     ) -> Result<VariantHashing<'a>, HashError> {
         let mut entry = entry_hasher();
         write_str(&mut entry, variant);
-        entry.update(&[tag::SEQ]);
+        entry.write(&[tag::SEQ]);
         Ok(VariantHashing {
             parent: &mut *self.hasher,
             entry,
@@ -573,7 +653,7 @@ impl<'a> ser::Serializer for &'a mut Hashing<'_> {
 /// Sequences and tuples: ordered, closed by an end tag and the element count
 /// (the length is not always known up front).
 struct SeqHashing<'a> {
-    hasher: &'a mut blake3::Hasher,
+    hasher: &'a mut Sink,
     count: u64,
 }
 
@@ -584,7 +664,7 @@ impl SeqHashing<'_> {
     }
 
     fn close(self) -> Result<(), HashError> {
-        self.hasher.update(&[tag::SEQ_END]);
+        self.hasher.write(&[tag::SEQ_END]);
         write_len(self.hasher, self.count);
         Ok(())
     }
@@ -625,9 +705,9 @@ impl ser::SerializeTupleStruct for SeqHashing<'_> {
 
 /// Maps and structs (see [`MapSum`]).
 struct MapHashing<'a> {
-    parent: &'a mut blake3::Hasher,
+    parent: &'a mut Sink,
     sum: MapSum,
-    entry: Option<blake3::Hasher>,
+    entry: Option<Sink>,
 }
 
 impl MapHashing<'_> {
@@ -635,7 +715,7 @@ impl MapHashing<'_> {
         let mut entry = entry_hasher();
         write_str(&mut entry, key);
         nested(&mut entry, value)?;
-        self.sum.add(&entry);
+        self.sum.add(entry);
         Ok(())
     }
 }
@@ -655,7 +735,7 @@ impl ser::SerializeMap for MapHashing<'_> {
             .take()
             .ok_or_else(|| HashError::Custom("map value without a key".to_owned()))?;
         nested(&mut entry, value)?;
-        self.sum.add(&entry);
+        self.sum.add(entry);
         Ok(())
     }
     fn end(self) -> Result<(), HashError> {
@@ -683,8 +763,8 @@ impl ser::SerializeStruct for MapHashing<'_> {
 /// Tuple and struct variants hash like `{"Variant": [..]}` and
 /// `{"Variant": {..}}`: a one-entry map around a sequence or a map.
 struct VariantHashing<'a> {
-    parent: &'a mut blake3::Hasher,
-    entry: blake3::Hasher,
+    parent: &'a mut Sink,
+    entry: Sink,
     inner: MapSum,
 }
 
@@ -692,13 +772,13 @@ impl VariantHashing<'_> {
     fn close(self, inner_is_seq: bool) -> Result<(), HashError> {
         let mut entry = self.entry;
         if inner_is_seq {
-            entry.update(&[tag::SEQ_END]);
+            entry.write(&[tag::SEQ_END]);
             write_len(&mut entry, self.inner.count);
         } else {
             self.inner.write(&mut entry);
         }
         let mut outer = MapSum::default();
-        outer.add(&entry);
+        outer.add(entry);
         outer.write(self.parent);
         Ok(())
     }
@@ -727,10 +807,40 @@ impl ser::SerializeStructVariant for VariantHashing<'_> {
         let mut field = entry_hasher();
         write_str(&mut field, key);
         nested(&mut field, value)?;
-        self.inner.add(&field);
+        self.inner.add(field);
         Ok(())
     }
     fn end(self) -> Result<(), HashError> {
         self.close(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffered and the spilled path give the digest of the whole input,
+    /// however it is split into writes.
+    #[test]
+    fn push_hex_matches_blake3s_hex() {
+        let digest = blake3::hash(b"idem");
+        let mut ours = String::new();
+        push_hex(&mut ours, digest.as_bytes());
+        assert_eq!(ours, digest.to_hex().as_str());
+    }
+
+    #[test]
+    fn sink_digest_is_independent_of_write_sizes_and_spilling() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for total in [0, 1, 63, 64, 127, 128, 129, 255, 256, 257, 1000] {
+            let expected = blake3::keyed_hash(&ENTRY_KEY, &data[..total]);
+            for step in [1, 3, 64, 127, 128, 129, 500] {
+                let mut sink = Sink::new(&ENTRY_KEY);
+                for chunk in data[..total].chunks(step) {
+                    sink.write(chunk);
+                }
+                assert_eq!(sink.finish(), expected, "total {total}, step {step}");
+            }
+        }
     }
 }

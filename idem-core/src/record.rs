@@ -71,28 +71,33 @@ impl Lease {
     }
 }
 
-/// 128 bits as hex: blake3, keyed by a per-process seed (std's randomly seeded
-/// `RandomState`, the pid, the time), over a counter. Unique across processes
-/// and calls without pulling in an RNG crate for one call site.
+/// 128 bits as hex: a per-process random half (std's randomly seeded
+/// `RandomState`, the pid and the time, through blake3) and a counter. Unique
+/// across processes and calls, which is all fencing needs, without pulling in
+/// an RNG crate for one call site.
 fn new_token() -> String {
+    use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static SEED: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    let seed = SEED.get_or_init(|| {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
         let mut h = blake3::Hasher::new();
         h.update(&std::process::id().to_le_bytes());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         h.update(&now.as_nanos().to_le_bytes());
-        use std::hash::BuildHasher;
         let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
         h.update(&random.to_le_bytes());
-        *h.finalize().as_bytes()
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+        u64::from_le_bytes(first)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let digest = blake3::keyed_hash(seed, &n.to_le_bytes());
-    digest.to_hex()[..32].to_owned()
+    let mut token = String::with_capacity(32);
+    crate::key::push_hex(&mut token, &seed.to_be_bytes());
+    crate::key::push_hex(&mut token, &n.to_be_bytes());
+    token
 }
 
 /// One record of a store.

@@ -263,6 +263,7 @@ fn pinned_key_vectors() {
         ("bool", digest(&true)),
         ("str", digest("ord-42")),
         ("unicode", digest("ünïcödé ✓")),
+        ("long_str", digest(&"0123456789".repeat(100))),
         ("byte_array", digest(&[1u8, 2, 3])),
         ("seq", digest(&vec![1, 2, 3])),
         ("tuple", digest(&("EUR", 1250))),
