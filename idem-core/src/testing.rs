@@ -1,5 +1,6 @@
 //! Testing support (feature `testing`): the store conformance suite, a manual
-//! clock, a call-counting store and a fault-injecting store.
+//! clock, a call-counting store, a fault-injecting store, and [`Intercept`]
+//! for writing wrappers of your own.
 //!
 //! # Running the conformance suite on your own store
 //!
@@ -496,6 +497,101 @@ pub async fn conformance(store: Arc<dyn Store>) -> ConformanceReport {
     suite.concurrent_claims().await;
     ConformanceReport {
         checks: suite.checks,
+    }
+}
+
+/// A store wrapper for tests that intercepts some methods and forwards the
+/// rest: implement [`Intercept::inner`], override what the test needs (fail a
+/// `complete`, pause after a `claim`, record what was applied), and use
+/// [`Intercepted`] as the store.
+///
+/// ```
+/// use idem_core::testing::{Intercept, Intercepted};
+/// use idem_core::{Completion, MemoryStore, Store, StoreError, StoreFuture};
+///
+/// /// Every `complete` fails; everything else reaches the memory store.
+/// struct CompleteFails(MemoryStore);
+///
+/// impl Intercept for CompleteFails {
+///     fn inner(&self) -> &dyn Store {
+///         &self.0
+///     }
+///     fn complete<'a>(&'a self, _: Completion<'a>) -> StoreFuture<'a, ()> {
+///         Box::pin(async { Err(StoreError::LeaseLost) })
+///     }
+/// }
+///
+/// let store = Intercepted(CompleteFails(MemoryStore::new()));
+/// # let _: &dyn Store = &store;
+/// ```
+pub trait Intercept: Send + Sync {
+    /// The store every method not overridden goes to.
+    fn inner(&self) -> &dyn Store;
+
+    /// See [`Store::claim`].
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
+        self.inner().claim(request)
+    }
+    /// See [`Store::complete`].
+    fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
+        self.inner().complete(completion)
+    }
+    /// See [`Store::release`].
+    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        self.inner().release(key, lease)
+    }
+    /// See [`Store::extend`].
+    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
+        self.inner().extend(key, lease, until_ms)
+    }
+    /// See [`Store::get`].
+    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
+        self.inner().get(key, now_ms)
+    }
+    /// See [`Store::delete`].
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.inner().delete(key)
+    }
+    /// See [`Store::max_data_bytes`].
+    fn max_data_bytes(&self) -> Option<usize> {
+        self.inner().max_data_bytes()
+    }
+}
+
+/// The [`Store`] made of an [`Intercept`]. A newtype rather than a blanket
+/// impl, which would collide with `Store` for `&S` and `Box<S>`; it derefs to
+/// the wrapper, so a test reads what its wrapper recorded directly.
+#[derive(Debug, Default)]
+pub struct Intercepted<I>(pub I);
+
+impl<I> std::ops::Deref for Intercepted<I> {
+    type Target = I;
+    fn deref(&self) -> &I {
+        &self.0
+    }
+}
+
+impl<I: Intercept> Store for Intercepted<I> {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
+        self.0.claim(request)
+    }
+    fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
+        self.0.complete(completion)
+    }
+    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        self.0.release(key, lease)
+    }
+    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
+        self.0.extend(key, lease, until_ms)
+    }
+    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
+        self.0.get(key, now_ms)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.0.delete(key)
+    }
+    fn max_data_bytes(&self) -> Option<usize> {
+        self.0.max_data_bytes()
     }
 }
 

@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use idem_core::testing::{Counting, ManualClock};
+use idem_core::testing::{Counting, Intercept, Intercepted, ManualClock};
 use idem_core::{
-    current_key, Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, InProgress,
-    Key, Lease, MemoryStore, OnMissingKey, Record, Status, Store, StoreError, StoreFuture,
-    SystemClock,
+    current_key, Cached, ClaimRequest, Clock, Completion, Error, Idempotent, InProgress, Key,
+    Lease, MemoryStore, OnMissingKey, Status, Store, StoreError, StoreFuture, SystemClock,
 };
 
 type Result<T> = std::result::Result<T, Error>;
@@ -298,9 +297,9 @@ async fn an_oversized_result_is_never_run_again_and_not_replayable() {
 /// Fails every `complete`; everything else goes to MemoryStore.
 struct FailingComplete(MemoryStore);
 
-impl Store for FailingComplete {
-    fn claim<'a>(&'a self, r: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
-        self.0.claim(r)
+impl Intercept for FailingComplete {
+    fn inner(&self) -> &dyn Store {
+        &self.0
     }
     fn complete<'a>(&'a self, _: Completion<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async {
@@ -310,23 +309,11 @@ impl Store for FailingComplete {
             ))
         })
     }
-    fn release<'a>(&'a self, k: &'a str, l: &'a Lease) -> StoreFuture<'a, ()> {
-        self.0.release(k, l)
-    }
-    fn extend<'a>(&'a self, k: &'a str, l: &'a Lease, u: u64) -> StoreFuture<'a, ()> {
-        self.0.extend(k, l, u)
-    }
-    fn get<'a>(&'a self, k: &'a str, n: u64) -> StoreFuture<'a, Option<Record>> {
-        self.0.get(k, n)
-    }
-    fn delete<'a>(&'a self, k: &'a str) -> StoreFuture<'a, ()> {
-        self.0.delete(k)
-    }
 }
 
 #[tokio::test]
 async fn a_failing_complete_still_returns_the_result_and_the_claim_lapses() {
-    let store = FailingComplete(MemoryStore::new());
+    let store = Intercepted(FailingComplete(MemoryStore::new()));
     let clock = ManualClock::new(1_000_000);
     let runs = AtomicUsize::new(0);
     let charge = || {

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use idem_core::testing::{Faults, Faulty};
-use idem_core::{Error, Idempotent, MemoryStore};
+use idem_core::testing::{Faults, Faulty, Intercept, Intercepted};
+use idem_core::{Error, Idempotent, MemoryStore, Store};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
 
@@ -77,7 +77,7 @@ async fn calls_store_errors_and_complete_failures_are_counted() {
     assert!(matches!(claim_fails, Err(Error::Store { .. })));
 
     let held = AtomicBool::new(false);
-    let complete_fails = CompleteFails(MemoryStore::new(), &held);
+    let complete_fails = Intercepted(CompleteFails(MemoryStore::new(), &held));
     Idempotent::new("shop::pay")
         .store(&complete_fails)
         .key("id", "d")
@@ -105,10 +105,13 @@ async fn calls_store_errors_and_complete_failures_are_counted() {
     );
 }
 
-/// MemoryStore whose `complete` always fails.
+/// MemoryStore whose `complete` always fails; notes that a claim was made.
 struct CompleteFails<'a>(MemoryStore, &'a AtomicBool);
 
-impl idem_core::Store for CompleteFails<'_> {
+impl Intercept for CompleteFails<'_> {
+    fn inner(&self) -> &dyn idem_core::Store {
+        &self.0
+    }
     fn claim<'a>(
         &'a self,
         r: idem_core::ClaimRequest<'a>,
@@ -118,30 +121,5 @@ impl idem_core::Store for CompleteFails<'_> {
     }
     fn complete<'a>(&'a self, _: idem_core::Completion<'a>) -> idem_core::StoreFuture<'a, ()> {
         Box::pin(async { Err(idem_core::StoreError::LeaseLost) })
-    }
-    fn release<'a>(
-        &'a self,
-        k: &'a str,
-        l: &'a idem_core::Lease,
-    ) -> idem_core::StoreFuture<'a, ()> {
-        self.0.release(k, l)
-    }
-    fn extend<'a>(
-        &'a self,
-        k: &'a str,
-        l: &'a idem_core::Lease,
-        u: u64,
-    ) -> idem_core::StoreFuture<'a, ()> {
-        self.0.extend(k, l, u)
-    }
-    fn get<'a>(
-        &'a self,
-        k: &'a str,
-        n: u64,
-    ) -> idem_core::StoreFuture<'a, Option<idem_core::Record>> {
-        self.0.get(k, n)
-    }
-    fn delete<'a>(&'a self, k: &'a str) -> idem_core::StoreFuture<'a, ()> {
-        self.0.delete(k)
     }
 }

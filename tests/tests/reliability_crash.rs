@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use idem_core::testing::ManualClock;
+use idem_core::testing::{Intercept, Intercepted, ManualClock};
 use idem_core::{
-    current_key, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, Lease,
-    MemoryStore, Record, Status, Store, StoreError, StoreFuture, SystemClock,
+    current_key, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Status, Store,
+    StoreError, StoreFuture, SystemClock,
 };
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
@@ -282,17 +282,17 @@ struct NoRenewal<S> {
 }
 
 impl<S> NoRenewal<S> {
-    fn new(inner: S) -> Self {
-        NoRenewal {
+    fn new(inner: S) -> Intercepted<Self> {
+        Intercepted(NoRenewal {
             inner,
             completes: Mutex::new(Vec::new()),
-        }
+        })
     }
 }
 
-impl<S: Store> Store for NoRenewal<S> {
-    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
-        self.inner.claim(request)
+impl<S: Store> Intercept for NoRenewal<S> {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
     }
     fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
@@ -307,9 +307,6 @@ impl<S: Store> Store for NoRenewal<S> {
             result
         })
     }
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.release(key, lease)
-    }
     fn extend<'a>(&'a self, _: &'a str, _: &'a Lease, _: u64) -> StoreFuture<'a, ()> {
         Box::pin(async {
             Err(StoreError::Backend {
@@ -319,19 +316,13 @@ impl<S: Store> Store for NoRenewal<S> {
             })
         })
     }
-    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
-        self.inner.get(key, now_ms)
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.inner.delete(key)
-    }
 }
 
 /// Slow run A claims, its lease lapses (`lapse` moves time past it), run B
 /// takes over and completes, then A finishes: A's `complete` must be fenced
 /// and B's result must stand.
 async fn slow_run_is_fenced<S: Store, C: Clock>(
-    slow_store: &NoRenewal<S>,
+    slow_store: &Intercepted<NoRenewal<S>>,
     fast_store: &S,
     clock: &C,
     lease: Duration,

@@ -36,10 +36,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idem_core::testing::{Faults, Faulty, ManualClock};
+use idem_core::testing::{Faults, Faulty, Intercept, Intercepted, ManualClock};
 use idem_core::{
-    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Record,
-    Status, Store, StoreError, StoreFuture, SystemClock,
+    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Status,
+    Store, StoreError, StoreFuture, SystemClock,
 };
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
@@ -58,11 +58,11 @@ struct Recorder<S> {
 }
 
 impl<S> Recorder<S> {
-    fn new(inner: S) -> Self {
-        Recorder {
+    fn new(inner: S) -> Intercepted<Self> {
+        Intercepted(Recorder {
             inner,
             log: Mutex::new(HashMap::new()),
-        }
+        })
     }
     fn note(&self, key: &str, f: impl FnOnce(&mut Applied)) {
         f(self.log.lock().unwrap().entry(key.to_owned()).or_default());
@@ -77,7 +77,10 @@ impl<S> Recorder<S> {
     }
 }
 
-impl<S: Store> Store for Recorder<S> {
+impl<S: Store> Intercept for Recorder<S> {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
+    }
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let key = request.key;
@@ -107,18 +110,6 @@ impl<S: Store> Store for Recorder<S> {
             done
         })
     }
-    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
-        self.inner.extend(key, lease, until_ms)
-    }
-    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
-        self.inner.get(key, now_ms)
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.inner.delete(key)
-    }
-    fn max_data_bytes(&self) -> Option<usize> {
-        self.inner.max_data_bytes()
-    }
 }
 
 /// What the engine was told: tokens of `Acquired` claims not yet used by a body.
@@ -128,11 +119,11 @@ struct Witness {
 }
 
 impl Witness {
-    fn new(inner: Arc<dyn Store>) -> Self {
-        Witness {
+    fn new(inner: Arc<dyn Store>) -> Intercepted<Self> {
+        Intercepted(Witness {
             inner,
             unused: Mutex::new(HashMap::new()),
-        }
+        })
     }
     /// Takes `token` as the one a body of `key` is running under; false if
     /// the engine was never given it, or a body already used it.
@@ -145,7 +136,10 @@ impl Witness {
     }
 }
 
-impl Store for Witness {
+impl Intercept for Witness {
+    fn inner(&self) -> &dyn Store {
+        &*self.inner
+    }
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let key = request.key;
@@ -159,21 +153,6 @@ impl Store for Witness {
             }
             claim
         })
-    }
-    fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
-        self.inner.complete(completion)
-    }
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.release(key, lease)
-    }
-    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
-        self.inner.extend(key, lease, until_ms)
-    }
-    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
-        self.inner.get(key, now_ms)
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.inner.delete(key)
     }
 }
 
@@ -193,7 +172,7 @@ impl From<Error> for Failure {
 struct Run<S> {
     namespace: String,
     keys: Vec<String>,
-    recorder: Arc<Recorder<S>>,
+    recorder: Arc<Intercepted<Recorder<S>>>,
     clock: ManualClock,
     runs: Vec<AtomicUsize>,
 }
@@ -202,7 +181,12 @@ const LEASE: Duration = Duration::from_secs(60);
 
 /// One delivery of key `k` through `store`. In the faulty phase a tenth of
 /// the keys fail their first run (so releases happen, and fail too).
-async fn deliver<S: Store>(run: &Run<S>, store: &Witness, k: usize, faulty_phase: bool) {
+async fn deliver<S: Store>(
+    run: &Run<S>,
+    store: &Intercepted<Witness>,
+    k: usize,
+    faulty_phase: bool,
+) {
     let key = &run.keys[k];
     let ran = AtomicUsize::new(0);
     let result = Idempotent::new(run.namespace.clone())

@@ -23,9 +23,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use idem_core::{
-    current_key, Claim, ClaimRequest, Completion, Idempotent, Lease, Record, Store, StoreFuture,
-};
+use idem_core::testing::{Intercept, Intercepted};
+use idem_core::{current_key, Claim, ClaimRequest, Completion, Idempotent, Store, StoreFuture};
 use idem_dynamo::DynamoStore;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,7 +56,10 @@ struct Pausing {
     point: Point,
 }
 
-impl Store for Pausing {
+impl Intercept for Pausing {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
+    }
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let claim = self.inner.claim(request).await;
@@ -74,21 +76,6 @@ impl Store for Pausing {
             }
             self.inner.complete(completion).await
         })
-    }
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.release(key, lease)
-    }
-    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
-        self.inner.extend(key, lease, until_ms)
-    }
-    fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
-        self.inner.get(key, now_ms)
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.inner.delete(key)
-    }
-    fn max_data_bytes(&self) -> Option<usize> {
-        self.inner.max_data_bytes()
     }
 }
 
@@ -119,10 +106,10 @@ async fn main() {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "static"))
         .build();
-    let store = Pausing {
+    let store = Intercepted(Pausing {
         inner: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table),
         point,
-    };
+    });
     let result: Result<String, idem_core::Error> = Idempotent::new(namespace.clone())
         .store(&store)
         .lease(Duration::from_millis(lease_ms))
