@@ -22,7 +22,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use idem_core::testing::{Intercept, Intercepted};
 use idem_core::{current_key, Claim, ClaimRequest, Completion, Idempotent, Store, StoreFuture};
 use idem_dynamo::DynamoStore;
@@ -100,14 +99,8 @@ async fn main() {
         eprintln!("lease-ms must be an integer");
         std::process::exit(2);
     };
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "static"))
-        .build();
     let store = Intercepted(Pausing {
-        inner: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table),
+        inner: DynamoStore::new(idem_tests::client(endpoint), table),
         point,
     });
     let result: Result<String, idem_core::Error> = Idempotent::new(namespace.clone())

@@ -11,15 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use idem_dynamo::{DynamoStore, DynamoStoreBuilder};
-
-pub const ENDPOINT_VAR: &str = "IDEM_DYNAMODB_ENDPOINT";
 
 /// Records the operation name of every request sent (each attempt), so tests
 /// count real round trips.
@@ -54,12 +50,7 @@ impl Intercept for Requests {
 
 /// A client for `endpoint` with dummy credentials and a request counter.
 pub fn client(endpoint: &str, requests: &Requests) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "idem-tests"))
-        .interceptor(requests.clone())
+    idem_tests::config(endpoint).interceptor(requests.clone())
 }
 
 /// A table name no other test (or run) uses.
@@ -85,24 +76,7 @@ pub struct Local {
 /// DynamoDB Local, or `None` (with a loud notice) when no endpoint is set
 /// outside CI. Under `CI` a missing endpoint fails the test.
 pub fn local(test: &str) -> Option<Local> {
-    let endpoint = match std::env::var(ENDPOINT_VAR) {
-        Ok(e) if !e.is_empty() => e,
-        _ => {
-            let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-            assert!(
-                !ci,
-                "{ENDPOINT_VAR} is not set but CI is: DynamoDB tests must run against DynamoDB Local. \
-                 Start it with `eval \"$(scripts/dynamodb-local.sh start)\"` (or run scripts/test.sh)."
-            );
-            eprintln!(
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !!! SKIPPED `{test}`: {ENDPOINT_VAR} is not set, so nothing was tested.\n\
-                 !!! Run `eval \"$(scripts/dynamodb-local.sh start)\"` first, or scripts/test.sh.\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            return None;
-        }
-    };
+    let endpoint = idem_tests::endpoint(test)?;
     let requests = Requests::default();
     Some(Local {
         client: Client::from_conf(client(&endpoint, &requests).build()),
