@@ -82,7 +82,7 @@ impl<S: Store> Store for Cached<S> {
             let fingerprint = request.fingerprint;
             if let Some(record) = self.live(request.key, request.now_ms) {
                 if record.fingerprint.as_ref() == fingerprint {
-                    return Ok(Claim::Existing((*record).clone()));
+                    return Ok(Claim::Existing(record));
                 }
                 // A different payload: let the store answer (and the engine
                 // report the mismatch), without touching the cached record.
@@ -92,7 +92,7 @@ impl<S: Store> Store for Cached<S> {
             if let Claim::Existing(record) = &claim {
                 if record.status == Status::Completed && record.fingerprint.as_ref() == fingerprint
                 {
-                    self.cache.insert(key.to_owned(), Arc::new(record.clone()));
+                    self.cache.insert(key.to_owned(), Arc::clone(record));
                 }
             }
             Ok(claim)

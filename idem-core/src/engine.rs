@@ -386,14 +386,15 @@ impl Call<'_> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let started = tokio::time::Instant::now();
+        // Read only when a call first has to wait: most never do.
+        let mut started = None;
         let mut pause = FIRST_POLL;
         loop {
             let now = self.now_ms();
             let request = ClaimRequest {
                 key: self.key.storage_key(),
                 now_ms: now,
-                lease: Lease::new(self.lease_until(now)),
+                lease_until_ms: self.lease_until(now),
                 expires_at: self.expires_at(now),
                 fingerprint: self.fingerprint,
             };
@@ -419,7 +420,9 @@ impl Call<'_> {
                     .as_ref()
                     .map_or(0, |l| l.until_ms.saturating_sub(now)),
             );
-            let waited = started.elapsed();
+            let waited = started
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed();
             let left = match policy {
                 InProgress::Fail => Duration::ZERO,
                 InProgress::Wait(None) => Duration::MAX,

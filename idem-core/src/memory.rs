@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 // Stored keys end in a blake3 digest, so a caller cannot aim them at one
 // bucket: a fast hasher is safe here, and SipHash was a tenth of a replay.
 use foldhash::fast::RandomState;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
 use crate::store::{Store, StoreError, StoreFuture};
@@ -52,7 +52,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Shard {
-    records: HashMap<String, Record, RandomState>,
+    records: HashMap<String, Arc<Record>, RandomState>,
     sweep_at: usize,
 }
 
@@ -111,7 +111,7 @@ impl MemoryStore {
         &self,
         key: &str,
         lease: &Lease,
-        f: impl FnOnce(&mut HashMap<String, Record, RandomState>) -> T,
+        f: impl FnOnce(&mut HashMap<String, Arc<Record>, RandomState>) -> T,
     ) -> Result<T, StoreError> {
         let mut shard = self.shard(key);
         let holds = shard.records.get(key).is_some_and(|r| {
@@ -149,22 +149,23 @@ impl Store for MemoryStore {
             let mut shard = self.shard(request.key);
             if let Some(existing) = shard.records.get(request.key) {
                 if !existing.is_claimable(request.now_ms) {
-                    return Ok(Claim::Existing(existing.clone()));
+                    return Ok(Claim::Existing(Arc::clone(existing)));
                 }
             }
             shard.sweep(request.now_ms);
+            let lease = Lease::new(request.lease_until_ms);
             shard.records.insert(
                 request.key.to_owned(),
-                Record {
+                Arc::new(Record {
                     key: request.key.to_owned(),
                     status: Status::InProgress,
                     expires_at: request.expires_at,
-                    lease: Some(request.lease.clone()),
+                    lease: Some(lease.clone()),
                     fingerprint: request.fingerprint.cloned(),
                     data: None,
-                },
+                }),
             );
-            Ok(Claim::Acquired(request.lease))
+            Ok(Claim::Acquired(lease))
         })
     }
 
@@ -180,6 +181,8 @@ impl Store for MemoryStore {
             }
             self.with_lease(completion.key, completion.lease, |records| {
                 if let Some(r) = records.get_mut(completion.key) {
+                    // Copies only if a caller still holds the in-progress record.
+                    let r = Arc::make_mut(r);
                     r.status = Status::Completed;
                     r.lease = None;
                     r.expires_at = completion.expires_at;
@@ -200,7 +203,10 @@ impl Store for MemoryStore {
     fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.with_lease(key, lease, |records| {
-                if let Some(l) = records.get_mut(key).and_then(|r| r.lease.as_mut()) {
+                if let Some(l) = records
+                    .get_mut(key)
+                    .and_then(|r| Arc::make_mut(r).lease.as_mut())
+                {
                     l.until_ms = until_ms;
                 }
             })
@@ -214,7 +220,7 @@ impl Store for MemoryStore {
                 .records
                 .get(key)
                 .filter(|r| !r.is_expired(now_ms))
-                .cloned())
+                .map(|r| Record::clone(r)))
         })
     }
 

@@ -1,6 +1,7 @@
 //! Records: what a store keeps per key.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::key::Fingerprint;
 
@@ -154,8 +155,10 @@ pub struct ClaimRequest<'a> {
     pub key: &'a str,
     /// The caller's clock, unix ms; stores compare expiry and leases against it.
     pub now_ms: u64,
-    /// The lease to install if the claim is acquired.
-    pub lease: Lease,
+    /// End of the lease (unix ms) if the claim is acquired. The store makes
+    /// the lease (`Lease::new(lease_until_ms)`) only when it writes one, so a
+    /// duplicate costs no token.
+    pub lease_until_ms: u64,
     /// Expiry (unix s) of the in-progress record.
     pub expires_at: u64,
     /// Fingerprint to save with the claim.
@@ -167,8 +170,9 @@ pub struct ClaimRequest<'a> {
 pub enum Claim {
     /// The key is ours: run the body, then complete or release with this lease.
     Acquired(Lease),
-    /// Someone holds or completed the key; here is the record.
-    Existing(Record),
+    /// Someone holds or completed the key; here is the record (shared, so a
+    /// store or cache that keeps records in memory hands it out uncopied).
+    Existing(Arc<Record>),
 }
 
 /// What [`Store::complete`](crate::Store::complete) saves.

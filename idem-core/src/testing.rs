@@ -97,7 +97,7 @@ impl Suite {
         ClaimRequest {
             key,
             now_ms: now,
-            lease: Lease::new(now + lease_ms),
+            lease_until_ms: now + lease_ms,
             expires_at: (now + 3_600_000) / 1000,
             fingerprint: None,
         }
@@ -105,13 +105,12 @@ impl Suite {
 
     async fn acquire(&mut self, key: &str, now: u64, lease_ms: u64) -> Lease {
         let request = self.request(key, now, lease_ms);
-        let wanted = request.lease.clone();
         match self.store.claim(request).await {
             Ok(Claim::Acquired(lease)) => {
                 check!(
                     self,
-                    lease == wanted,
-                    "claim must install the requested lease"
+                    lease.until_ms == now + lease_ms && !lease.token.is_empty(),
+                    "claim must install a lease with a token, ending when requested; got {lease:?}"
                 );
                 lease
             }
@@ -121,7 +120,7 @@ impl Suite {
         }
     }
 
-    async fn existing(&mut self, key: &str, now: u64) -> Record {
+    async fn existing(&mut self, key: &str, now: u64) -> Arc<Record> {
         match self.store.claim(self.request(key, now, 60_000)).await {
             Ok(Claim::Existing(record)) => record,
             other => panic!("store conformance: claim of a held key `{key}` must return the record, got {other:?}"),
@@ -445,7 +444,7 @@ impl Suite {
                 let request = ClaimRequest {
                     key: &key,
                     now_ms: now,
-                    lease: Lease::new(now + 60_000),
+                    lease_until_ms: now + 60_000,
                     expires_at: now / 1000 + 100,
                     fingerprint: None,
                 };

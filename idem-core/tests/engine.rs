@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use idem_core::testing::{Counting, Intercept, Intercepted, ManualClock};
 use idem_core::{
-    current_key, Cached, ClaimRequest, Clock, Completion, Error, Idempotent, InProgress, Key,
-    Lease, MemoryStore, OnMissingKey, Status, Store, StoreError, StoreFuture, SystemClock,
+    current_key, Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, InProgress,
+    Key, MemoryStore, OnMissingKey, Status, Store, StoreError, StoreFuture, SystemClock,
 };
 
 type Result<T> = std::result::Result<T, Error>;
@@ -481,17 +481,19 @@ async fn corrupt_saved_data_is_a_typed_decode_error_not_a_rerun() {
     let store = MemoryStore::new();
     let key = storage_key("tests::corrupt", "x");
     let now = SystemClock.now_ms();
-    let lease = Lease::new(now + 60_000);
-    store
+    let Claim::Acquired(lease) = store
         .claim(ClaimRequest {
             key: &key,
             now_ms: now,
-            lease: lease.clone(),
+            lease_until_ms: now + 60_000,
             expires_at: now / 1000 + 60,
             fingerprint: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a fresh key is acquired");
+    };
     store
         .complete(Completion {
             key: &key,

@@ -41,13 +41,13 @@ pub(crate) fn primary_key(settings: &Settings, key: &str) -> Item {
 }
 
 /// The in-progress item a claim writes.
-pub(crate) fn claim_item(settings: &Settings, request: &ClaimRequest<'_>) -> Item {
+pub(crate) fn claim_item(settings: &Settings, request: &ClaimRequest<'_>, lease: &Lease) -> Item {
     let attrs = &settings.attrs;
     let mut item = primary_key(settings, request.key);
     item.insert(attrs.status.clone(), s(Status::InProgress.as_str()));
     item.insert(attrs.expiry.clone(), n(request.expires_at));
-    item.insert(attrs.in_progress_expiry.clone(), n(request.lease.until_ms));
-    item.insert(attrs.lease_token.clone(), s(&request.lease.token));
+    item.insert(attrs.in_progress_expiry.clone(), n(lease.until_ms));
+    item.insert(attrs.lease_token.clone(), s(&lease.token));
     if let Some(fp) = request.fingerprint {
         item.insert(attrs.validation.clone(), s(fp.as_str()));
     }

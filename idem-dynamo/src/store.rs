@@ -130,12 +130,13 @@ impl DynamoStore {
     async fn claim_inner(&self, request: ClaimRequest<'_>) -> Result<Claim, StoreError> {
         let table = self.table();
         let attrs = &self.settings.attrs;
+        let lease = Lease::new(request.lease_until_ms);
         for _ in 0..CLAIM_ATTEMPTS {
             let result = self
                 .client
                 .put_item()
                 .table_name(table)
-                .set_item(Some(item::claim_item(&self.settings, &request)))
+                .set_item(Some(item::claim_item(&self.settings, &request, &lease)))
                 .condition_expression(CLAIMABLE)
                 .expression_attribute_names("#id", &attrs.key)
                 .expression_attribute_names("#exp", &attrs.expiry)
@@ -150,7 +151,7 @@ impl DynamoStore {
                 .send()
                 .await;
             let err = match result {
-                Ok(_) => return Ok(Claim::Acquired(request.lease)),
+                Ok(_) => return Ok(Claim::Acquired(lease)),
                 Err(err) => err,
             };
             let returned = match err.as_service_error() {
@@ -161,7 +162,8 @@ impl DynamoStore {
             };
             if let Some(old) = returned {
                 // The condition was judged on exactly this item: it holds the key.
-                return item::parse(&self.settings, request.key, &old).map(Claim::Existing);
+                return item::parse(&self.settings, request.key, &old)
+                    .map(|record| Claim::Existing(Arc::new(record)));
             }
             // Older emulators return no item: read it, and write again if it
             // went away (or lapsed) in between.
@@ -169,7 +171,7 @@ impl DynamoStore {
             if let Some(old) = self.get_item(request.key).await? {
                 let record = item::parse(&self.settings, request.key, &old)?;
                 if !record.is_claimable(request.now_ms) {
-                    return Ok(Claim::Existing(record));
+                    return Ok(Claim::Existing(Arc::new(record)));
                 }
             }
         }

@@ -6,7 +6,7 @@ mod dynamo_support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use idem_core::{
-    Cached, Claim, ClaimRequest, Completion, Error, Idempotent, Lease, Status, Store, StoreError,
+    Cached, Claim, ClaimRequest, Completion, Error, Idempotent, Status, Store, StoreError,
 };
 
 async fn charge<S: Store>(
@@ -190,15 +190,16 @@ async fn item_size_refusal_is_too_large() {
     assert!(limit > 390 * 1024 && limit < 400 * 1024, "{limit}");
     let now = dynamo_support::now_ms();
     let key = "idem-tests::too-large#00";
-    let lease = Lease::new(now + 60_000);
     let request = ClaimRequest {
         key,
         now_ms: now,
-        lease: lease.clone(),
+        lease_until_ms: now + 60_000,
         expires_at: now / 1000 + 3600,
         fingerprint: None,
     };
-    assert!(matches!(store.claim(request).await, Ok(Claim::Acquired(_))));
+    let Ok(Claim::Acquired(lease)) = store.claim(request).await else {
+        panic!("a fresh key is acquired");
+    };
     // Bypassing the engine's size check: DynamoDB itself refuses the item.
     let data = format!("\"{}\"", oversized());
     let completion = Completion {

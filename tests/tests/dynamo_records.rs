@@ -57,7 +57,7 @@ fn request(key: &str, now: u64) -> ClaimRequest<'_> {
     ClaimRequest {
         key,
         now_ms: now,
-        lease: Lease::new(now + 60_000),
+        lease_until_ms: now + 60_000,
         expires_at: now / 1000 + 3600,
         fingerprint: None,
     }
@@ -102,7 +102,7 @@ async fn reads_powertools_records() {
     assert_eq!(record.fingerprint, Some(Fingerprint::from_stored(PT_HASH)));
     assert_eq!(record.lease, None);
     match store.claim(request(PT_KEY, now)).await {
-        Ok(Claim::Existing(r)) => assert_eq!(r, record),
+        Ok(Claim::Existing(r)) => assert_eq!(*r, record),
         other => panic!("a live completed record must not be claimed: {other:?}"),
     }
 
@@ -122,7 +122,7 @@ async fn reads_powertools_records() {
     match store.claim(request(running, now)).await {
         Ok(Claim::Existing(r)) => {
             assert_eq!(r.status, Status::InProgress);
-            let lease = r.lease.expect("a lease");
+            let lease = r.lease.clone().expect("a lease");
             assert_eq!(lease.until_ms, until);
             assert_eq!(lease.token, "", "Powertools writes no token");
         }

@@ -16,8 +16,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use idem_core::testing::ManualClock;
 use idem_core::{
-    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Store,
-    StoreError, SystemClock,
+    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, MemoryStore, Store, StoreError,
+    SystemClock,
 };
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
@@ -175,18 +175,16 @@ async fn huge_keys_work_and_store_a_fixed_size_key_on_dynamodb() {
 /// Writes a completed record holding `data` straight into the store.
 async fn plant(store: &MemoryStore, key: &str, data: &str) {
     let now = SystemClock.now_ms();
-    let lease = Lease::new(now + 60_000);
     let claim = ClaimRequest {
         key,
         now_ms: now,
-        lease: lease.clone(),
+        lease_until_ms: now + 60_000,
         expires_at: now / 1000 + 600,
         fingerprint: None,
     };
-    assert!(matches!(
-        store.claim(claim).await.unwrap(),
-        Claim::Acquired(_)
-    ));
+    let Claim::Acquired(lease) = store.claim(claim).await.unwrap() else {
+        panic!("a fresh key is acquired");
+    };
     let completion = Completion {
         key,
         lease: &lease,
