@@ -43,6 +43,27 @@ where
     }
 }
 
+/// The outcome of a write conditioned on the lease token: a failed condition
+/// means the claim was taken over or deleted (fencing), anything else is a
+/// backend error.
+pub(crate) fn fenced<O, E, R>(
+    operation: &str,
+    table: &str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) => match err.as_service_error().and_then(ProvideErrorMetadata::code) {
+            Some("ConditionalCheckFailedException") => Err(StoreError::LeaseLost),
+            _ => Err(backend(operation, table, err)),
+        },
+    }
+}
+
 /// Whether DynamoDB refused a write because the item would exceed its 400 KB
 /// limit. There is no dedicated error code: it is a `ValidationException`
 /// whose message says so ("Item size has exceeded the maximum allowed size",

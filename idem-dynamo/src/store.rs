@@ -10,7 +10,7 @@ use idem_core::{
 };
 
 use crate::config::{Attributes, DynamoStoreBuilder, Settings};
-use crate::error::{backend, is_item_too_large};
+use crate::error::{backend, fenced, is_item_too_large};
 use crate::item::{self, n, s, Item};
 
 /// How often a claim writes again when the record it lost to vanished (or
@@ -230,19 +230,18 @@ impl DynamoStore {
                 .expression_attribute_values(":val", s(fp.as_str()));
         }
         set.push_str(&remove);
-        match update.update_expression(set).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(e) if e.is_conditional_check_failed_exception() => Err(StoreError::LeaseLost),
-                // Our limit is computed for the longest key, so this is rare;
-                // the engine then saves the record without data.
-                Some(e) if is_item_too_large(e) => Err(StoreError::TooLarge {
+        let result = update.update_expression(set).send().await;
+        // Our limit is computed for the longest key, so this is rare; the
+        // engine then saves the record without data.
+        if let Err(err) = &result {
+            if err.as_service_error().is_some_and(is_item_too_large) {
+                return Err(StoreError::TooLarge {
                     size: completion.data.map_or(0, str::len),
                     limit: item::max_data_bytes(&self.settings),
-                }),
-                _ => Err(backend("UpdateItem", self.table(), err)),
-            },
+                });
+            }
         }
+        fenced("UpdateItem", self.table(), result)
     }
 
     async fn release_inner(&self, key: &str, lease: &Lease) -> Result<(), StoreError> {
@@ -256,13 +255,7 @@ impl DynamoStore {
             .expression_attribute_values(":tok", s(&lease.token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(e) if e.is_conditional_check_failed_exception() => Err(StoreError::LeaseLost),
-                _ => Err(backend("DeleteItem", self.table(), err)),
-            },
-        }
+        fenced("DeleteItem", self.table(), result)
     }
 
     async fn extend_inner(
@@ -284,13 +277,7 @@ impl DynamoStore {
             .expression_attribute_values(":tok", s(&lease.token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(e) if e.is_conditional_check_failed_exception() => Err(StoreError::LeaseLost),
-                _ => Err(backend("UpdateItem", self.table(), err)),
-            },
-        }
+        fenced("UpdateItem", self.table(), result)
     }
 
     async fn get_inner(&self, key: &str, now_ms: u64) -> Result<Option<Record>, StoreError> {
