@@ -66,11 +66,16 @@ fn hashing(c: &mut Criterion) {
     });
 }
 
-fn memory_store(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// The single-threaded runtime the store benches run in (a Lambda's).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+fn memory_store(c: &mut Criterion) {
+    let rt = runtime();
     let store = MemoryStore::new();
     let order = order();
     rt.block_on(async {
@@ -130,10 +135,7 @@ async fn by_hand(order: &Order, store: &MemoryStore) -> Result<u64, Error> {
 }
 
 fn macro_overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let store = MemoryStore::new();
     let order = order();
     rt.block_on(async {
