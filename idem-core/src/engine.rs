@@ -371,7 +371,7 @@ impl Call<'_> {
     }
 
     fn store_error(&self, source: StoreError) -> Error {
-        telemetry::store_error(self.key.namespace());
+        telemetry::store_error(self.key.namespace_cow());
         Error::Store {
             namespace: self.key.namespace().to_owned(),
             key: self.short(),
@@ -489,7 +489,7 @@ impl Call<'_> {
             }
             Err(e) => {
                 if let Err(release) = self.store.release(key, &lease).await {
-                    telemetry::store_error(self.key.namespace());
+                    telemetry::store_error(self.key.namespace_cow());
                     tracing::warn!(
                         error = %release,
                         "releasing the claim after a failed body failed; it lapses with its lease"
@@ -524,7 +524,7 @@ impl Call<'_> {
                     renewing = false;
                 }
                 Err(e) => {
-                    telemetry::store_error(self.key.namespace());
+                    telemetry::store_error(self.key.namespace_cow());
                     tracing::warn!(error = %e, "renewing the lease failed; retrying");
                 }
             }
@@ -574,7 +574,7 @@ impl Call<'_> {
             outcome = self.store.complete(completion).await;
         }
         if let Err(e) = outcome {
-            telemetry::complete_failure(self.key.namespace());
+            telemetry::complete_failure(self.key.namespace_cow());
             tracing::warn!(
                 error = %e,
                 "saving the result failed; the caller still gets it, and the claim lapses with its lease"

@@ -71,16 +71,6 @@ pub enum Error {
         /// `namespace#digest-prefix`.
         key: String,
     },
-    /// The body's result could not be encoded as JSON.
-    #[error("the result of `{key}` cannot be saved: {source}")]
-    Encode {
-        /// Namespace of the guarded function.
-        namespace: String,
-        /// `namespace#digest-prefix`.
-        key: String,
-        /// The encoder's error.
-        source: serde_json::Error,
-    },
     /// A saved result could not be decoded into the function's return type
     /// (corrupt data, or the type changed incompatibly).
     #[error("the saved result of `{key}` cannot be decoded: {source}")]
@@ -126,7 +116,6 @@ impl Error {
             | Error::InProgress { namespace, .. }
             | Error::PayloadMismatch { namespace, .. }
             | Error::ReplayUnavailable { namespace, .. }
-            | Error::Encode { namespace, .. }
             | Error::Decode { namespace, .. }
             | Error::Store { namespace, .. }
             | Error::NoStore { namespace, .. } => namespace,

@@ -153,6 +153,10 @@ impl Key {
         &self.namespace
     }
 
+    pub(crate) fn namespace_cow(&self) -> &Cow<'static, str> {
+        &self.namespace
+    }
+
     /// The 32-byte blake3 digest of the key parts.
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest

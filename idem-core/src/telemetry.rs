@@ -31,37 +31,44 @@ impl Outcome {
     }
 }
 
+// Namespaces are `&'static str` for every `#[idempotent]` function, so the
+// labels borrow them: no allocation per call. (Hence `&Cow`, not `&str`: the
+// label is a clone of the Cow, which stays borrowed.)
 #[cfg(feature = "metrics")]
+#[allow(clippy::ptr_arg)]
 mod imp {
+    use std::borrow::Cow;
+
     use super::Outcome;
 
-    pub(crate) fn call(namespace: &str, outcome: Outcome) {
+    pub(crate) fn call(namespace: &Cow<'static, str>, outcome: Outcome) {
         metrics::counter!(
             "idem_calls_total",
-            "namespace" => namespace.to_owned(),
+            "namespace" => namespace.clone(),
             "outcome" => outcome.as_str()
         )
         .increment(1);
     }
 
-    pub(crate) fn store_error(namespace: &str) {
-        metrics::counter!("idem_store_errors_total", "namespace" => namespace.to_owned())
-            .increment(1);
+    pub(crate) fn store_error(namespace: &Cow<'static, str>) {
+        metrics::counter!("idem_store_errors_total", "namespace" => namespace.clone()).increment(1);
     }
 
-    pub(crate) fn complete_failure(namespace: &str) {
-        metrics::counter!("idem_complete_failures_total", "namespace" => namespace.to_owned())
+    pub(crate) fn complete_failure(namespace: &Cow<'static, str>) {
+        metrics::counter!("idem_complete_failures_total", "namespace" => namespace.clone())
             .increment(1);
     }
 }
 
 #[cfg(not(feature = "metrics"))]
 mod imp {
+    use std::borrow::Cow;
+
     use super::Outcome;
 
-    pub(crate) fn call(_namespace: &str, _outcome: Outcome) {}
-    pub(crate) fn store_error(_namespace: &str) {}
-    pub(crate) fn complete_failure(_namespace: &str) {}
+    pub(crate) fn call(_namespace: &Cow<'static, str>, _outcome: Outcome) {}
+    pub(crate) fn store_error(_namespace: &Cow<'static, str>) {}
+    pub(crate) fn complete_failure(_namespace: &Cow<'static, str>) {}
 }
 
 pub(crate) use imp::{call, complete_failure, store_error};
