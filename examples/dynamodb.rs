@@ -16,9 +16,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use idem_core::{Cached, Idempotent};
-use idem_dynamo::DynamoStore;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,26 +52,9 @@ async fn charge(store: &impl idem_core::Store, order: &Order) -> anyhow::Result<
         .await
 }
 
-async fn store() -> DynamoStore {
-    let table = std::env::var("IDEM_TABLE").unwrap_or_else(|_| "idempotency".to_owned());
-    match std::env::var("IDEM_DYNAMODB_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            // DynamoDB Local accepts any credentials and region.
-            let config = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .endpoint_url(endpoint)
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("local", "local", None, None, "example"))
-                .build();
-            DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
-        }
-        _ => DynamoStore::from_env(table).await,
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let store = store().await;
+    let store = idem_examples::dynamo_store_from_env().await;
     if std::env::var_os("IDEM_DYNAMODB_ENDPOINT").is_some() {
         store.create_table_if_missing().await?;
     }

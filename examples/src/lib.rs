@@ -16,15 +16,26 @@ pub mod payments;
 pub mod sqs;
 pub mod stream;
 
-/// Builds the DynamoDB store of a Lambda binary: table from `IDEM_TABLE`
-/// (default `idempotency`), client from the default credential chain, endpoint
-/// from `IDEM_DYNAMODB_ENDPOINT` when set (DynamoDB Local). No network call.
+/// Builds the DynamoDB store of an example binary, making no network call:
+/// table from `IDEM_TABLE` (default `idempotency`). With
+/// `IDEM_DYNAMODB_ENDPOINT` set (`scripts/dynamodb-local.sh start` sets it)
+/// the client talks to DynamoDB Local, which takes any credentials; otherwise
+/// it is [`DynamoStore::from_env`](idem_dynamo::DynamoStore::from_env), the
+/// default credential chain.
 pub async fn dynamo_store_from_env() -> idem_dynamo::DynamoStore {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
     let table = std::env::var("IDEM_TABLE").unwrap_or_else(|_| "idempotency".to_owned());
-    let mut config = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Ok(endpoint) = std::env::var("IDEM_DYNAMODB_ENDPOINT") {
-        config = config.endpoint_url(endpoint);
+    match std::env::var("IDEM_DYNAMODB_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("local", "local", None, None, "example"))
+                .build();
+            idem_dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+        }
+        _ => idem_dynamo::DynamoStore::from_env(table).await,
     }
-    let client = aws_sdk_dynamodb::Client::new(&config.load().await);
-    idem_dynamo::DynamoStore::new(client, table)
 }

@@ -3,13 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use idem_core::MemoryStore;
+use idem_core::{Clock, MemoryStore, SystemClock};
 use idem_examples::eventbridge::{OrderPlaced, Targets};
 use idem_examples::http::HttpHandler;
 use idem_examples::payments::Provider;
@@ -22,16 +22,9 @@ fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 /// A context with 15 minutes left, like a fresh invocation.
 fn context() -> Context {
-    context_until(now_ms() + 900_000)
+    context_until(SystemClock.now_ms() + 900_000)
 }
 
 fn context_until(deadline: u64) -> Context {
@@ -129,7 +122,7 @@ async fn sqs_a_timed_out_invocation_blocks_the_retry_only_until_its_deadline() {
         Arc::clone(&store),
         Provider::with_latency(Duration::from_secs(30)),
     );
-    let deadline = now_ms() + 300;
+    let deadline = SystemClock.now_ms() + 300;
     let cut = tokio::time::timeout(
         Duration::from_millis(300),
         stuck.handle(LambdaEvent::new(batch.clone(), context_until(deadline))),
@@ -138,7 +131,7 @@ async fn sqs_a_timed_out_invocation_blocks_the_retry_only_until_its_deadline() {
     assert!(cut.is_err(), "the invocation timed out");
     // The lease is 2 minutes, but the claim lapsed with the deadline.
     tokio::time::sleep(Duration::from_millis(
-        deadline.saturating_sub(now_ms()) + 20,
+        deadline.saturating_sub(SystemClock.now_ms()) + 20,
     ))
     .await;
     let retry = SqsHandler::new(Arc::clone(&store), Provider::default());
