@@ -6,7 +6,8 @@ mod dynamo_support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use idem_core::{
-    Cached, Claim, ClaimRequest, Completion, Error, Idempotent, Status, Store, StoreError,
+    Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Status, Store, StoreError,
+    SystemClock,
 };
 
 async fn charge<S: Store>(
@@ -163,7 +164,7 @@ async fn oversized_result_is_saved_without_data() {
         .finish()
         .expect("key");
     let record = store
-        .get(key.storage_key(), dynamo_support::now_ms())
+        .get(key.storage_key(), SystemClock.now_ms())
         .await
         .expect("get")
         .expect("record");
@@ -188,7 +189,7 @@ async fn item_size_refusal_is_too_large() {
     let store = db.store().await;
     let limit = store.max_data_bytes().expect("DynamoDB has a limit");
     assert!(limit > 390 * 1024 && limit < 400 * 1024, "{limit}");
-    let now = dynamo_support::now_ms();
+    let now = SystemClock.now_ms();
     let key = "idem-tests::too-large#00";
     let request = ClaimRequest {
         key,

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use dynamo_support::{now_ms, Local};
+use dynamo_support::Local;
 use idem_core::{
-    Claim, ClaimRequest, Completion, Error, Fingerprint, Idempotent, Key, Lease, Status, Store,
-    StoreError,
+    Claim, ClaimRequest, Clock, Completion, Error, Fingerprint, Idempotent, Key, Lease, Status,
+    Store, StoreError, SystemClock,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -73,7 +73,7 @@ async fn reads_powertools_records() {
         return;
     };
     let store = db.store().await;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let now_s = now / 1000;
 
     // Completed, as Powertools saves it.
@@ -197,7 +197,7 @@ async fn reads_powertools_sort_key_records() {
                 .static_pk_value("idempotency#orders-fn")
         })
         .await;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     put(
         &db,
         HashMap::from([
@@ -235,7 +235,7 @@ async fn own_writes_keep_powertools_types() {
         return;
     };
     let store = db.store().await;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let key = "ours::fn#abcdef";
     let fp = Fingerprint::from_stored("ab".repeat(32));
     let mut req = request(key, now);
@@ -317,7 +317,7 @@ async fn corrupt_records_are_errors_naming_the_key() {
         return;
     };
     let store = db.store().await;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let live = now / 1000 + 3600;
     let cases: [CorruptCase; 5] = [
         (

@@ -5,20 +5,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use idem_core::{current_key, idempotent, Error, Key, MemoryStore, Store};
+use idem_core::{current_key, idempotent, Clock, Error, Key, MemoryStore, Store, SystemClock};
 use serde::{Deserialize, Serialize};
 
 static STORE: LazyLock<MemoryStore> = LazyLock::new(MemoryStore::new);
-
-fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_millis(),
-    )
-    .expect("fits")
-}
 
 async fn record_of(
     store: &dyn Store,
@@ -31,7 +21,7 @@ async fn record_of(
         .finish()
         .expect("a key");
     store
-        .get(key.storage_key(), now_ms())
+        .get(key.storage_key(), SystemClock.now_ms())
         .await
         .expect("get")
         .expect("a record")
@@ -105,7 +95,9 @@ async fn borrowed_argument_runs_once_and_replays() {
         "ord-borrowed",
     )
     .await;
-    let ttl_s = record.expires_at.saturating_sub(now_ms() / 1000);
+    let ttl_s = record
+        .expires_at
+        .saturating_sub(SystemClock.now_ms() / 1000);
     assert!(
         (172_790..=172_801).contains(&ttl_s),
         "ttl = 48h, got {ttl_s}s"
@@ -296,7 +288,7 @@ async fn default_store(request_id: u64) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn process_default_store_without_store_argument() {
-    let id = now_ms();
+    let id = SystemClock.now_ms();
     assert_eq!(default_store(id).await.expect("ok"), 0);
     assert_eq!(default_store(id).await.expect("replayed"), 0);
     assert_eq!(DEFAULT_RUNS.load(Ordering::SeqCst), 1);
@@ -338,7 +330,7 @@ struct Invocation {
 async fn own_lease_until() -> u64 {
     let key = current_key().expect("inside the body");
     let record = STORE
-        .get(key.storage_key(), now_ms())
+        .get(key.storage_key(), SystemClock.now_ms())
         .await
         .expect("get")
         .expect("claimed");
@@ -357,7 +349,7 @@ async fn with_optional_deadline(event: Invocation) -> Result<u64, Error> {
 
 #[tokio::test]
 async fn deadline_from_a_struct_field_caps_the_lease() {
-    let deadline_ms = now_ms() + 2_000;
+    let deadline_ms = SystemClock.now_ms() + 2_000;
     let event = Invocation {
         request_id: "req-deadline".into(),
         deadline_ms,
@@ -387,7 +379,10 @@ async fn deadline_from_a_struct_field_caps_the_lease() {
         deadline: None,
     };
     let until = with_optional_deadline(event).await.expect("ok");
-    assert!(until > now_ms() + 200_000, "no deadline: the 5m lease");
+    assert!(
+        until > SystemClock.now_ms() + 200_000,
+        "no deadline: the 5m lease"
+    );
 }
 
 static ANYHOW_RUNS: AtomicU32 = AtomicU32::new(0);

@@ -42,7 +42,7 @@ use idem_core::{
     Store, StoreError, StoreFuture, SystemClock,
 };
 use idem_dynamo::DynamoStore;
-use reliability_support as support;
+use reliability_support::{self as support, Failure};
 
 /// What the store really applied, per storage key.
 #[derive(Debug, Default, Clone)]
@@ -153,19 +153,6 @@ impl Intercept for Witness {
             }
             claim
         })
-    }
-}
-
-/// The guarded function's own error type.
-#[derive(Debug)]
-enum Failure {
-    Idem(Error),
-    Body,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Idem(e)
     }
 }
 

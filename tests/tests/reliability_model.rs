@@ -20,6 +20,9 @@ use std::time::Duration;
 use idem_core::testing::ManualClock;
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Status, Store};
 use proptest::prelude::*;
+use reliability_support::Failure;
+
+mod reliability_support;
 
 const LEASE_MS: u64 = 10_000;
 const TTL_MS: u64 = 60_000;
@@ -94,18 +97,6 @@ enum Outcome {
 
 fn expires_at(now: u64) -> u64 {
     (now + TTL_MS).div_ceil(1000)
-}
-
-#[derive(Debug)]
-enum Failure {
-    Idem(Error),
-    Body,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Idem(e)
-    }
 }
 
 type Call<'a> = Pin<Box<dyn Future<Output = Result<usize, Failure>> + 'a>>;

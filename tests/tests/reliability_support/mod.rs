@@ -38,3 +38,17 @@ pub(crate) async fn dynamo(test: &str) -> Option<String> {
 pub(crate) fn run_id() -> String {
     idem_core::Lease::new(0).token[..12].to_owned()
 }
+
+/// The guarded function's own error type in the reliability tests: idem's
+/// error, or the body's own failure.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Idem(idem_core::Error),
+    Body,
+}
+
+impl From<idem_core::Error> for Failure {
+    fn from(e: idem_core::Error) -> Self {
+        Failure::Idem(e)
+    }
+}
