@@ -26,21 +26,31 @@ use std::sync::LazyLock;
 
 use serde::ser::{self, Serialize};
 
-/// Appends `bytes` as lowercase hex. By hand because `format!` and blake3's
-/// `to_hex` go through `fmt` one character at a time, a visible share of a
-/// replay.
+/// Appends `bytes` as lowercase hex. By hand, one table lookup per byte,
+/// because `format!` and blake3's `to_hex` go through `fmt` (or a checked
+/// `push`) one character at a time: a visible share of a replay.
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
-        for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 0xf)];
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
         // Always ASCII; checking it is cheaper than one `fmt` call.
         out.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
     }
 }
+
+/// The two hex digits of every byte.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = [DIGITS[b >> 4], DIGITS[b & 0xf]];
+        b += 1;
+    }
+    table
+};
 
 /// Context strings of the three hash domains. Each keys blake3 with a key
 /// derived from it, so a key, a fingerprint and a map entry can never be
@@ -79,25 +89,38 @@ impl Sink {
         }
     }
 
+    // Inlined, so the many fixed-size writes (a tag, a length) become plain
+    // stores instead of `memcpy` calls.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > SINK_BUF {
-            let key = self.key;
-            let hasher = self
-                .spill
-                .get_or_insert_with(|| Box::new(blake3::Hasher::new_keyed(key)));
-            hasher.update(&self.buf[..self.len]);
-            self.len = 0;
-            if bytes.len() > SINK_BUF {
-                hasher.update(bytes);
-                return;
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(free) => {
+                free.copy_from_slice(bytes);
+                self.len += bytes.len();
             }
+            None => self.spill(bytes),
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
     }
 
-    fn finish(self) -> blake3::Hash {
-        match self.spill {
+    #[cold]
+    fn spill(&mut self, bytes: &[u8]) {
+        let key = self.key;
+        let hasher = self
+            .spill
+            .get_or_insert_with(|| Box::new(blake3::Hasher::new_keyed(key)));
+        hasher.update(&self.buf[..self.len]);
+        self.len = 0;
+        if bytes.len() > SINK_BUF {
+            hasher.update(bytes);
+        } else {
+            self.buf[..bytes.len()].copy_from_slice(bytes);
+            self.len = bytes.len();
+        }
+    }
+
+    // By reference, so the buffer is not copied out of the builder first.
+    fn finish(&mut self) -> blake3::Hash {
+        match self.spill.take() {
             None => blake3::keyed_hash(self.key, &self.buf[..self.len]),
             Some(mut hasher) => {
                 hasher.update(&self.buf[..self.len]);
@@ -162,6 +185,10 @@ impl Key {
         &self.digest
     }
 
+    fn hex(&self) -> &str {
+        &self.storage[self.namespace.len() + 1..]
+    }
+
     /// The key as stores save it: `"{namespace}#{64 hex digits}"`.
     ///
     /// Pass it downstream as an idempotency key of its own (for example
@@ -194,8 +221,7 @@ pub struct ShortKey<'a>(&'a Key);
 
 impl fmt::Display for ShortKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hex = &self.0.storage[self.0.namespace.len() + 1..];
-        write!(f, "{}#{}", self.0.namespace, &hex[..8])
+        write!(f, "{}#{}", self.0.namespace, &self.0.hex()[..8])
     }
 }
 
@@ -231,7 +257,8 @@ pub enum KeyError {
 pub struct KeyBuilder {
     namespace: Cow<'static, str>,
     hasher: Sink,
-    error: Option<KeyError>,
+    // Boxed: the builder is moved at every step of a chain, and errors are rare.
+    error: Option<Box<KeyError>>,
 }
 
 impl KeyBuilder {
@@ -248,10 +275,18 @@ impl KeyBuilder {
     }
 
     /// Hashes one part. `name` is how the part is reported when missing.
+    #[inline]
     pub fn part<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+        self.add(name, value);
+        self
+    }
+
+    // The work of `part`, by reference: a by-value builder chain then
+    // inlines to no copies of the builder.
+    pub(crate) fn add<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
         if self.error.is_none() {
             if let Err(e) = hash_part(&mut self.hasher, value) {
-                self.error = Some(match e {
+                self.error = Some(Box::new(match e {
                     HashError::Missing => KeyError::Missing {
                         namespace: self.namespace.to_string(),
                         part: name.to_owned(),
@@ -261,20 +296,26 @@ impl KeyBuilder {
                         part: name.to_owned(),
                         reason,
                     },
-                });
+                }));
             }
         }
-        self
     }
 
     /// The key, or the first part that failed.
-    pub fn finish(self) -> Result<Key, KeyError> {
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(Key::from_digest(
-                self.namespace,
-                *self.hasher.finish().as_bytes(),
-            )),
+    pub fn finish(mut self) -> Result<Key, KeyError> {
+        self.finish_in_place()
+    }
+
+    // For the engine, which finishes its builder where it lies rather than
+    // copying it out first. Leaves the builder spent.
+    pub(crate) fn finish_in_place(&mut self) -> Result<Key, KeyError> {
+        match self.error.take() {
+            Some(e) => Err(*e),
+            None => {
+                let digest = self.hasher.finish();
+                let namespace = std::mem::take(&mut self.namespace);
+                Ok(Key::from_digest(namespace, *digest.as_bytes()))
+            }
         }
     }
 }
@@ -322,20 +363,20 @@ impl FingerprintBuilder {
     pub fn part<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         if self.0.error.is_none() {
             if let Err(HashError::Custom(reason)) = nested(&mut self.0.hasher, value) {
-                self.0.error = Some(KeyError::Unhashable {
+                self.0.error = Some(Box::new(KeyError::Unhashable {
                     namespace: String::new(),
                     part: "validate".to_owned(),
                     reason,
-                });
+                }));
             }
         }
         self
     }
 
     /// The fingerprint, or why a part could not be hashed.
-    pub fn finish(self) -> Result<Fingerprint, KeyError> {
+    pub fn finish(mut self) -> Result<Fingerprint, KeyError> {
         match self.0.error {
-            Some(e) => Err(e),
+            Some(e) => Err(*e),
             None => {
                 let mut hex = String::with_capacity(64);
                 push_hex(&mut hex, self.0.hasher.finish().as_bytes());
@@ -433,7 +474,7 @@ struct MapSum {
 }
 
 impl MapSum {
-    fn add(&mut self, entry: Sink) {
+    fn add(&mut self, mut entry: Sink) {
         let digest = entry.finish();
         let mut carry = 0u64;
         for (lane, bytes) in self.lanes.iter_mut().zip(digest.as_bytes().chunks_exact(8)) {

@@ -1,12 +1,14 @@
 //! `MemoryStore`: records in this process's memory.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 // Stored keys end in a blake3 digest, so a caller cannot aim them at one
 // bucket: a fast hasher is safe here, and SipHash was a tenth of a replay.
 use foldhash::fast::RandomState;
-use std::sync::{Arc, Mutex, MutexGuard};
+// A table rather than a map: the key is hashed once for both the shard and
+// the slot, and is kept once, in the record.
+use hashbrown::hash_table::{Entry, HashTable, OccupiedEntry};
 
 use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
 use crate::store::{Store, StoreError, StoreFuture};
@@ -52,7 +54,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Shard {
-    records: HashMap<String, Arc<Record>, RandomState>,
+    records: HashTable<Arc<Record>>,
     sweep_at: usize,
 }
 
@@ -69,7 +71,7 @@ impl MemoryStore {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        records: HashMap::default(),
+                        records: HashTable::new(),
                         sweep_at: MIN_SWEEP_LEN,
                     })
                 })
@@ -101,9 +103,12 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        lock(&self.shards[index])
+    /// The shard of `key`, locked, and the key's hash within it.
+    fn shard(&self, key: &str) -> (MutexGuard<'_, Shard>, u64) {
+        let hash = self.hasher.hash_one(key);
+        // Bits the table does not use for the slot (low) or its tags (top 7).
+        let index = (hash >> 32) as usize % SHARDS;
+        (lock(&self.shards[index]), hash)
     }
 
     /// Runs `f` on the live record of `key` whose lease token matches.
@@ -111,17 +116,21 @@ impl MemoryStore {
         &self,
         key: &str,
         lease: &Lease,
-        f: impl FnOnce(&mut HashMap<String, Arc<Record>, RandomState>) -> T,
+        f: impl FnOnce(OccupiedEntry<'_, Arc<Record>>) -> T,
     ) -> Result<T, StoreError> {
-        let mut shard = self.shard(key);
-        let holds = shard.records.get(key).is_some_and(|r| {
-            r.status == Status::InProgress
-                && r.lease.as_ref().is_some_and(|l| l.token == lease.token)
-        });
-        if holds {
-            Ok(f(&mut shard.records))
-        } else {
-            Err(StoreError::LeaseLost)
+        let (mut shard, hash) = self.shard(key);
+        match shard.records.find_entry(hash, |r| r.key == key) {
+            Ok(held)
+                if held.get().status == Status::InProgress
+                    && held
+                        .get()
+                        .lease
+                        .as_ref()
+                        .is_some_and(|l| l.token == lease.token) =>
+            {
+                Ok(f(held))
+            }
+            _ => Err(StoreError::LeaseLost),
         }
     }
 }
@@ -137,7 +146,7 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 impl Shard {
     fn sweep(&mut self, now_ms: u64) {
         if self.records.len() >= self.sweep_at {
-            self.records.retain(|_, r| !r.is_expired(now_ms));
+            self.records.retain(|r| !r.is_expired(now_ms));
             self.sweep_at = (self.records.len() * 2).max(MIN_SWEEP_LEN);
         }
     }
@@ -146,25 +155,32 @@ impl Shard {
 impl Store for MemoryStore {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
-            let mut shard = self.shard(request.key);
-            if let Some(existing) = shard.records.get(request.key) {
+            let (mut shard, hash) = self.shard(request.key);
+            if let Some(existing) = shard.records.find(hash, |r| r.key == request.key) {
                 if !existing.is_claimable(request.now_ms) {
                     return Ok(Claim::Existing(Arc::clone(existing)));
                 }
             }
             shard.sweep(request.now_ms);
             let lease = Lease::new(request.lease_until_ms);
-            shard.records.insert(
-                request.key.to_owned(),
-                Arc::new(Record {
-                    key: request.key.to_owned(),
-                    status: Status::InProgress,
-                    expires_at: request.expires_at,
-                    lease: Some(lease.clone()),
-                    fingerprint: request.fingerprint.cloned(),
-                    data: None,
-                }),
-            );
+            let record = Arc::new(Record {
+                key: request.key.to_owned(),
+                status: Status::InProgress,
+                expires_at: request.expires_at,
+                lease: Some(lease.clone()),
+                fingerprint: request.fingerprint.cloned(),
+                data: None,
+            });
+            match shard.records.entry(
+                hash,
+                |r| r.key == request.key,
+                |r| self.hasher.hash_one(&r.key),
+            ) {
+                Entry::Occupied(mut taken_over) => *taken_over.get_mut() = record,
+                Entry::Vacant(slot) => {
+                    slot.insert(record);
+                }
+            }
             Ok(Claim::Acquired(lease))
         })
     }
@@ -179,34 +195,29 @@ impl Store for MemoryStore {
                     });
                 }
             }
-            self.with_lease(completion.key, completion.lease, |records| {
-                if let Some(r) = records.get_mut(completion.key) {
-                    // Copies only if a caller still holds the in-progress record.
-                    let r = Arc::make_mut(r);
-                    r.status = Status::Completed;
-                    r.lease = None;
-                    r.expires_at = completion.expires_at;
-                    r.data = completion.data.map(str::to_owned);
-                }
+            self.with_lease(completion.key, completion.lease, |mut held| {
+                // Copies only if a caller still holds the in-progress record.
+                let r = Arc::make_mut(held.get_mut());
+                r.status = Status::Completed;
+                r.lease = None;
+                r.expires_at = completion.expires_at;
+                r.data = completion.data.map(str::to_owned);
             })
         })
     }
 
     fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.with_lease(key, lease, |records| {
-                records.remove(key);
+            self.with_lease(key, lease, |held| {
+                held.remove();
             })
         })
     }
 
     fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.with_lease(key, lease, |records| {
-                if let Some(l) = records
-                    .get_mut(key)
-                    .and_then(|r| Arc::make_mut(r).lease.as_mut())
-                {
+            self.with_lease(key, lease, |mut held| {
+                if let Some(l) = Arc::make_mut(held.get_mut()).lease.as_mut() {
                     l.until_ms = until_ms;
                 }
             })
@@ -215,10 +226,10 @@ impl Store for MemoryStore {
 
     fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
         Box::pin(async move {
-            let shard = self.shard(key);
+            let (shard, hash) = self.shard(key);
             Ok(shard
                 .records
-                .get(key)
+                .find(hash, |r| r.key == key)
                 .filter(|r| !r.is_expired(now_ms))
                 .map(|r| Record::clone(r)))
         })
@@ -226,7 +237,10 @@ impl Store for MemoryStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.shard(key).records.remove(key);
+            let (mut shard, hash) = self.shard(key);
+            if let Ok(r) = shard.records.find_entry(hash, |r| r.key == key) {
+                r.remove();
+            }
             Ok(())
         })
     }
