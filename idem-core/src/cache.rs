@@ -40,6 +40,14 @@ pub struct Cached<S> {
 
 impl<S> Cached<S> {
     /// Caches up to `capacity` completed records in front of `inner`.
+    ///
+    /// ```
+    /// use idem_core::{Cached, MemoryStore, Store};
+    /// use std::sync::Arc;
+    ///
+    /// let store: Arc<dyn Store> = Arc::new(Cached::new(MemoryStore::new(), 10_000));
+    /// # let _ = store;
+    /// ```
     pub fn new(inner: S, capacity: usize) -> Self {
         Cached {
             inner,
@@ -48,11 +56,33 @@ impl<S> Cached<S> {
     }
 
     /// The wrapped store.
+    ///
+    /// ```
+    /// let store = idem_core::Cached::new(idem_core::MemoryStore::new(), 100);
+    /// assert!(store.inner().is_empty());
+    /// ```
     pub fn inner(&self) -> &S {
         &self.inner
     }
 
-    /// Number of records cached.
+    /// Number of records cached (completed ones only).
+    ///
+    /// ```
+    /// use idem_core::{Cached, Idempotent, MemoryStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), idem_core::Error> {
+    /// let store = Cached::new(MemoryStore::new(), 100);
+    /// assert_eq!(store.cached_len(), 0);
+    /// Idempotent::new("docs::cached_len").store(&store).key("id", "a")
+    ///     .run(|| async { Ok::<_, idem_core::Error>(1) }).await?;
+    /// // A duplicate reads the record from the store and keeps it here.
+    /// Idempotent::new("docs::cached_len").store(&store).key("id", "a")
+    ///     .run(|| async { Ok::<_, idem_core::Error>(1) }).await?;
+    /// assert_eq!(store.cached_len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn cached_len(&self) -> usize {
         self.cache.len()
     }

@@ -16,14 +16,54 @@ use crate::store::{Store, StoreError};
 use crate::telemetry::{self, Outcome};
 
 /// How long a result is replayed unless `ttl` says otherwise.
+///
+/// ```
+/// assert_eq!(idem_core::DEFAULT_TTL, std::time::Duration::from_secs(60 * 60));
+/// ```
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 /// How long a claim survives without renewal unless `lease` says otherwise.
+///
+/// ```
+/// assert_eq!(idem_core::DEFAULT_LEASE, std::time::Duration::from_secs(5 * 60));
+/// ```
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
 /// First pause between polls of `in_progress = wait`; doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(25);
 const MAX_POLL: Duration = Duration::from_secs(1);
 
 /// What a call does when the same key is already in progress elsewhere.
+///
+/// ```
+/// use idem_core::{Error, Idempotent, InProgress, MemoryStore};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let call = |policy| {
+///     Idempotent::new("docs::slow")
+///         .store(&store)
+///         .key("id", "a-1")
+///         .in_progress(policy)
+/// };
+/// let first = call(InProgress::Fail).run(|| async {
+///     tokio::time::sleep(Duration::from_millis(50)).await;
+///     Ok::<_, Error>(1)
+/// });
+/// let duplicates = async {
+///     tokio::time::sleep(Duration::from_millis(10)).await;
+///     let failed = call(InProgress::Fail).run(|| async { Ok::<_, Error>(2) }).await;
+///     let waited = call(InProgress::Wait(Some(Duration::from_secs(5))))
+///         .run(|| async { Ok::<_, Error>(3) })
+///         .await;
+///     (failed, waited)
+/// };
+/// let (first, (failed, waited)) = tokio::join!(first, duplicates);
+/// assert_eq!(first.unwrap(), 1);
+/// assert!(matches!(failed, Err(Error::InProgress { .. })));
+/// assert_eq!(waited.unwrap(), 1); // the first call's result
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InProgress {
     /// Return [`Error::InProgress`] with `retry_after` (the default, as in Powertools).
@@ -36,6 +76,28 @@ pub enum InProgress {
 }
 
 /// What a call does when a key part is `None`, null or empty.
+///
+/// ```
+/// use idem_core::{Error, Idempotent, MemoryStore, OnMissingKey};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let order_id: Option<&str> = None;
+/// let call = |policy| {
+///     Idempotent::new("docs::missing")
+///         .store(&store)
+///         .key("order.order_id", &order_id)
+///         .on_missing_key(policy)
+///         .run(|| async { Ok::<_, Error>(String::from("ran")) })
+/// };
+/// assert!(matches!(call(OnMissingKey::Error).await, Err(Error::MissingKey { .. })));
+/// // No key, no deduplication: the body runs every time.
+/// assert_eq!(call(OnMissingKey::Run).await.unwrap(), "ran");
+/// assert_eq!(call(OnMissingKey::Run).await.unwrap(), "ran");
+/// assert!(store.is_empty());
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnMissingKey {
     /// Return [`Error::MissingKey`] (the default).
@@ -47,8 +109,42 @@ pub enum OnMissingKey {
 
 /// A source of the current time, unix milliseconds. Leases and expiry are
 /// judged by it; tests substitute a manual clock.
+///
+/// ```
+/// use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store};
+///
+/// /// Time stands still, for a test.
+/// struct Frozen(u64);
+///
+/// impl Clock for Frozen {
+///     fn now_ms(&self) -> u64 {
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let store = MemoryStore::new();
+/// let clock = Frozen(1_700_000_000_000);
+/// Idempotent::new("docs::frozen")
+///     .store(&store)
+///     .clock(&clock)
+///     .key("id", "a-1")
+///     .run(|| async { Ok::<_, Error>(()) })
+///     .await?;
+/// let key = Key::builder("docs::frozen").part("id", "a-1").finish().unwrap();
+/// let record = store.get(key.storage_key(), clock.now_ms()).await.unwrap().unwrap();
+/// assert_eq!(record.expires_at, 1_700_000_000 + 3600); // now + the default ttl, in s
+/// # Ok(())
+/// # }
+/// ```
 pub trait Clock: Send + Sync {
     /// Now, in milliseconds since the unix epoch.
+    ///
+    /// ```
+    /// use idem_core::{Clock, SystemClock};
+    /// assert!(SystemClock.now_ms() > 1_700_000_000_000); // after November 2023
+    /// ```
     fn now_ms(&self) -> u64;
 }
 
@@ -96,8 +192,23 @@ fn system_ms(t: SystemTime) -> u64 {
 
 /// Something that names the caller's deadline: unix milliseconds (`u64`, as
 /// Lambda's `Context::deadline`), a `SystemTime`, or an `Option` of either.
+///
+/// ```
+/// use idem_core::IntoDeadline;
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// assert_eq!(1_700_000_000_000u64.into_deadline_ms(), Some(1_700_000_000_000));
+/// assert_eq!((UNIX_EPOCH + Duration::from_secs(2)).into_deadline_ms(), Some(2_000));
+/// assert_eq!(None::<u64>.into_deadline_ms(), None);
+/// ```
 pub trait IntoDeadline {
     /// The deadline in unix milliseconds, if there is one.
+    ///
+    /// ```
+    /// use idem_core::IntoDeadline;
+    /// let lambda_deadline: u64 = 1_700_000_030_000; // as `Context::deadline`
+    /// assert_eq!(Some(lambda_deadline).into_deadline_ms(), Some(lambda_deadline));
+    /// ```
     fn into_deadline_ms(self) -> Option<u64>;
 }
 
@@ -175,6 +286,14 @@ pub struct Idempotent<'a> {
 impl<'a> Idempotent<'a> {
     /// A call in `namespace`: records of different namespaces never meet.
     /// `#[idempotent]` uses `module_path!()::fn_name`.
+    ///
+    /// ```
+    /// use idem_core::Idempotent;
+    ///
+    /// let _fixed = Idempotent::new("billing::charge");
+    /// let tenant = 7;
+    /// let _computed = Idempotent::new(format!("tenant-{tenant}::charge"));
+    /// ```
     #[inline]
     pub fn new(namespace: impl Into<Cow<'static, str>>) -> Self {
         Idempotent {
@@ -191,7 +310,26 @@ impl<'a> Idempotent<'a> {
     }
 
     /// Hashes one key part now (so the value may be moved into the body
-    /// afterwards). `name` is how a missing part is reported.
+    /// afterwards). `name` is how a missing part is reported. Several parts
+    /// make a composite key.
+    ///
+    /// ```
+    /// use idem_core::{Error, Idempotent, MemoryStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let store = MemoryStore::new();
+    /// let (tenant, order_id) = (7u32, String::from("ord-1"));
+    /// let receipt = Idempotent::new("docs::key")
+    ///     .store(&store)
+    ///     .key("tenant", &tenant)
+    ///     .key("order_id", &order_id)
+    ///     .run(move || async move { Ok::<_, Error>(format!("paid {order_id}")) })
+    ///     .await?;
+    /// assert_eq!(receipt, "paid ord-1");
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn key<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
         self.key.add(name, value);
@@ -200,6 +338,25 @@ impl<'a> Idempotent<'a> {
 
     /// Adds a payload part to the fingerprint: a duplicate whose fingerprint
     /// differs from the first call's gets [`Error::PayloadMismatch`].
+    ///
+    /// ```
+    /// use idem_core::{Error, Idempotent, MemoryStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = MemoryStore::new();
+    /// let charge = |amount_cents: u64| {
+    ///     Idempotent::new("docs::validate")
+    ///         .store(&store)
+    ///         .key("order_id", "ord-1")
+    ///         .validate(&amount_cents)
+    ///         .run(move || async move { Ok::<_, Error>(amount_cents) })
+    /// };
+    /// assert_eq!(charge(1250).await.unwrap(), 1250);
+    /// assert_eq!(charge(1250).await.unwrap(), 1250); // a true duplicate
+    /// assert!(matches!(charge(9999).await, Err(Error::PayloadMismatch { .. })));
+    /// # }
+    /// ```
     pub fn validate<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         let fp = self
             .fingerprint
@@ -210,6 +367,30 @@ impl<'a> Idempotent<'a> {
     }
 
     /// How long a result is replayed (default 1 h).
+    ///
+    /// ```
+    /// use idem_core::testing::ManualClock;
+    /// use idem_core::{Error, Idempotent, MemoryStore};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let (store, clock) = (MemoryStore::new(), ManualClock::new(1_000_000));
+    /// let mut runs = 0;
+    /// for _ in 0..2 {
+    ///     Idempotent::new("docs::ttl")
+    ///         .store(&store)
+    ///         .clock(&clock)
+    ///         .ttl(Duration::from_secs(60))
+    ///         .key("id", "a-1")
+    ///         .run(|| async { runs += 1; Ok::<_, Error>(()) })
+    ///         .await?;
+    ///     clock.advance(Duration::from_secs(61)); // past the ttl
+    /// }
+    /// assert_eq!(runs, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -218,6 +399,31 @@ impl<'a> Idempotent<'a> {
 
     /// How long a claim survives without renewal (default 5 min; never more
     /// than `ttl`). While the body runs the lease is renewed every third of it.
+    ///
+    /// ```
+    /// use idem_core::testing::ManualClock;
+    /// use idem_core::{current_key, Error, Idempotent, MemoryStore, Store};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let (store, clock) = (MemoryStore::new(), ManualClock::new(1_000_000));
+    /// let lease_until = Idempotent::new("docs::lease")
+    ///     .store(&store)
+    ///     .clock(&clock)
+    ///     .lease(Duration::from_secs(30))
+    ///     .key("id", "a-1")
+    ///     .run(|| async {
+    ///         // While the body runs, its claim is in the store.
+    ///         let key = current_key().expect("inside the body");
+    ///         let claim = store.get(key.storage_key(), 1_000_000).await.ok().flatten();
+    ///         Ok::<_, Error>(claim.and_then(|r| r.lease).map(|l| l.until_ms))
+    ///     })
+    ///     .await?;
+    /// assert_eq!(lease_until, Some(1_000_000 + 30_000));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -226,20 +432,60 @@ impl<'a> Idempotent<'a> {
 
     /// The caller's deadline: the lease never outlives it, so a timed-out
     /// invocation's claim lapses when the invocation ends.
+    ///
+    /// ```
+    /// use idem_core::testing::ManualClock;
+    /// use idem_core::{current_key, Error, Idempotent, MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let (store, clock) = (MemoryStore::new(), ManualClock::new(1_000_000));
+    /// // Lambda's `Context::deadline` is unix milliseconds, as here.
+    /// let deadline_ms = 1_000_000 + 10_000;
+    /// let lease_until = Idempotent::new("docs::deadline")
+    ///     .store(&store)
+    ///     .clock(&clock)
+    ///     .deadline(deadline_ms)
+    ///     .key("id", "a-1")
+    ///     .run(|| async {
+    ///         let key = current_key().expect("inside the body");
+    ///         let claim = store.get(key.storage_key(), 1_000_000).await.ok().flatten();
+    ///         Ok::<_, Error>(claim.and_then(|r| r.lease).map(|l| l.until_ms))
+    ///     })
+    ///     .await?;
+    /// assert_eq!(lease_until, Some(deadline_ms)); // not the 5-minute default lease
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn deadline(mut self, deadline: impl IntoDeadline) -> Self {
         self.deadline_ms = deadline.into_deadline_ms();
         self
     }
 
-    /// What to do when the key is in progress elsewhere (default: fail).
+    /// What to do when the key is in progress elsewhere (default: fail);
+    /// [`InProgress`] shows both policies at work.
+    ///
+    /// ```
+    /// use idem_core::{Idempotent, InProgress};
+    /// use std::time::Duration;
+    ///
+    /// let _call = Idempotent::new("docs::wait").in_progress(InProgress::Wait(Some(Duration::from_secs(5))));
+    /// ```
     #[inline]
     pub fn in_progress(mut self, policy: InProgress) -> Self {
         self.in_progress = policy;
         self
     }
 
-    /// What to do when a key part is missing (default: error).
+    /// What to do when a key part is missing (default: error);
+    /// [`OnMissingKey`] shows both policies at work.
+    ///
+    /// ```
+    /// use idem_core::{Idempotent, OnMissingKey};
+    ///
+    /// let _call = Idempotent::new("docs::optional_key").on_missing_key(OnMissingKey::Run);
+    /// ```
     #[inline]
     pub fn on_missing_key(mut self, policy: OnMissingKey) -> Self {
         self.on_missing_key = policy;
@@ -248,13 +494,39 @@ impl<'a> Idempotent<'a> {
 
     /// The store (default: the process default, see [`set_default_store`](crate::set_default_store)).
     /// Takes `&S`, `&Arc<S>`, `&Arc<dyn Store>`, `&Box<S>` or `&dyn Store`.
+    ///
+    /// ```
+    /// use idem_core::{Error, Idempotent, MemoryStore, Store};
+    /// use std::sync::Arc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// let n = Idempotent::new("docs::store")
+    ///     .store(&shared)
+    ///     .key("id", "a-1")
+    ///     .run(|| async { Ok::<_, Error>(5) })
+    ///     .await?;
+    /// assert_eq!(n, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn store(mut self, store: &'a dyn Store) -> Self {
         self.store = Some(store);
         self
     }
 
-    /// The clock leases and expiry are judged by (default: the system clock).
+    /// The clock leases and expiry are judged by (default: the system clock);
+    /// [`Clock`] and [`ttl`](Self::ttl) show one in use.
+    ///
+    /// ```
+    /// use idem_core::testing::ManualClock;
+    /// use idem_core::Idempotent;
+    ///
+    /// let clock = ManualClock::new(1_700_000_000_000);
+    /// let _call = Idempotent::new("docs::clock").clock(&clock);
+    /// ```
     #[inline]
     pub fn clock<C: Clock>(mut self, clock: &'a C) -> Self {
         self.clock = clock;
@@ -269,6 +541,31 @@ impl<'a> Idempotent<'a> {
     /// touches the store until it is awaited.
     ///
     /// Errors of idem itself reach the caller as `E::from(idem_core::Error)`.
+    ///
+    /// ```
+    /// use idem_core::{Idempotent, MemoryStore};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// enum ChargeError {
+    ///     #[error("card declined")]
+    ///     Declined,
+    ///     #[error(transparent)]
+    ///     Idem(#[from] idem_core::Error),
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let store = MemoryStore::new();
+    /// let missing: Option<String> = None;
+    /// let result = Idempotent::new("docs::run")
+    ///     .store(&store)
+    ///     .key("order_id", &missing)
+    ///     .run(|| async { Err::<u64, _>(ChargeError::Declined) })
+    ///     .await;
+    /// // The key was missing, so the body never ran: idem's error, in the caller's type.
+    /// assert!(matches!(result, Err(ChargeError::Idem(idem_core::Error::MissingKey { .. }))));
+    /// # }
+    /// ```
     #[inline]
     pub fn run<T, E, F, Fut>(
         mut self,

@@ -124,6 +124,25 @@ impl Error {
 
     /// Whether retrying the same call later may succeed (in progress, or a
     /// store failure other than a corrupt record).
+    ///
+    /// ```
+    /// use idem_core::{Error, StoreError};
+    /// use std::time::Duration;
+    ///
+    /// let busy = Error::InProgress {
+    ///     namespace: "billing::charge".into(),
+    ///     key: "billing::charge#1a2b3c4d".into(),
+    ///     retry_after: Duration::from_secs(3),
+    /// };
+    /// assert!(busy.is_retryable());
+    ///
+    /// let corrupt = Error::Store {
+    ///     namespace: "billing::charge".into(),
+    ///     key: "billing::charge#1a2b3c4d".into(),
+    ///     source: StoreError::Corrupt { reason: "unknown status `DONE`".into() },
+    /// };
+    /// assert!(!corrupt.is_retryable()); // a retry would read the same record
+    /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::InProgress { .. } => true,

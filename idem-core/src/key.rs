@@ -153,11 +153,26 @@ pub struct Key {
 
 impl Key {
     /// Starts hashing the parts of a key in `namespace`.
+    ///
+    /// ```
+    /// use idem_core::Key;
+    ///
+    /// let key = Key::builder("billing::charge").part("tenant", &7).part("order_id", "ord-1").finish()?;
+    /// assert_eq!(key.namespace(), "billing::charge");
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn builder(namespace: impl Into<Cow<'static, str>>) -> KeyBuilder {
         KeyBuilder::new(namespace.into(), &KEY_KEY)
     }
 
     /// Builds a key from a namespace and a digest computed elsewhere.
+    ///
+    /// ```
+    /// use idem_core::Key;
+    ///
+    /// let key = Key::from_digest("billing::charge", [0xab; 32]);
+    /// assert_eq!(key.storage_key(), format!("billing::charge#{}", "ab".repeat(32)));
+    /// ```
     pub fn from_digest(namespace: impl Into<Cow<'static, str>>, digest: [u8; 32]) -> Self {
         let namespace = namespace.into();
         let mut storage = String::with_capacity(namespace.len() + 1 + 64);
@@ -172,6 +187,11 @@ impl Key {
     }
 
     /// The namespace: the guarded function (`module::path::fn_name`) unless named.
+    ///
+    /// ```
+    /// let key = idem_core::Key::from_digest("billing::charge", [0; 32]);
+    /// assert_eq!(key.namespace(), "billing::charge");
+    /// ```
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -181,6 +201,16 @@ impl Key {
     }
 
     /// The 32-byte blake3 digest of the key parts.
+    ///
+    /// ```
+    /// use idem_core::Key;
+    ///
+    /// let a = Key::builder("ns::a").part("id", "x").finish()?;
+    /// let b = Key::builder("ns::b").part("id", "x").finish()?;
+    /// assert_eq!(a.digest(), b.digest()); // same parts; the namespaces keep them apart
+    /// assert_ne!(a.storage_key(), b.storage_key());
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest
     }
@@ -193,11 +223,24 @@ impl Key {
     ///
     /// Pass it downstream as an idempotency key of its own (for example
     /// Stripe's `Idempotency-Key` header).
+    ///
+    /// ```
+    /// let key = idem_core::Key::builder("billing::charge").part("id", "ord-1").finish()?;
+    /// let header = key.storage_key();
+    /// assert!(header.starts_with("billing::charge#"));
+    /// assert!(!header.contains("ord-1")); // never the payload
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn storage_key(&self) -> &str {
         &self.storage
     }
 
     /// The first 8 hex digits of the digest, for logs and error messages.
+    ///
+    /// ```
+    /// let key = idem_core::Key::from_digest("billing::charge", [0x1a; 32]);
+    /// assert_eq!(key.short().to_string(), "billing::charge#1a1a1a1a");
+    /// ```
     pub fn short(&self) -> ShortKey<'_> {
         ShortKey(self)
     }
@@ -216,6 +259,12 @@ impl fmt::Display for Key {
 }
 
 /// `namespace#1a2b3c4d`: enough of a key to find it in logs, never a payload.
+///
+/// ```
+/// let key = idem_core::Key::from_digest("billing::charge", [0x2b; 32]);
+/// tracing::info!(key = %key.short(), "charged");
+/// assert_eq!(format!("{}", key.short()), "billing::charge#2b2b2b2b");
+/// ```
 #[derive(Clone, Copy)]
 pub struct ShortKey<'a>(&'a Key);
 
@@ -226,6 +275,18 @@ impl fmt::Display for ShortKey<'_> {
 }
 
 /// Why a key could not be built.
+///
+/// ```
+/// use idem_core::{Key, KeyError};
+///
+/// let order_id: Option<&str> = None;
+/// let err = Key::builder("billing::charge").part("order.order_id", &order_id).finish().unwrap_err();
+/// assert!(matches!(err, KeyError::Missing { ref part, .. } if part == "order.order_id"));
+/// assert_eq!(
+///     err.to_string(),
+///     "key part `order.order_id` is missing (None, null or empty) in `billing::charge`"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -253,6 +314,14 @@ pub enum KeyError {
 ///
 /// The first failing part is kept and reported by [`KeyBuilder::finish`], so a
 /// chain of `.part(…)` calls needs no error handling in between.
+///
+/// ```
+/// use idem_core::{Key, KeyError};
+///
+/// let empty = "";
+/// let err = Key::builder("ns::f").part("a", &1).part("b", &empty).part("c", &None::<u8>).finish();
+/// assert!(matches!(err, Err(KeyError::Missing { part, .. }) if part == "b"));
+/// ```
 #[derive(Clone)]
 pub struct KeyBuilder {
     namespace: Cow<'static, str>,
@@ -275,6 +344,16 @@ impl KeyBuilder {
     }
 
     /// Hashes one part. `name` is how the part is reported when missing.
+    /// Parts are not concatenated: `("ab", "c")` and `("a", "bc")` differ.
+    ///
+    /// ```
+    /// use idem_core::Key;
+    ///
+    /// let ab_c = Key::builder("ns::f").part("x", "ab").part("y", "c").finish()?;
+    /// let a_bc = Key::builder("ns::f").part("x", "a").part("y", "bc").finish()?;
+    /// assert_ne!(ab_c, a_bc);
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     #[inline]
     pub fn part<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
         self.add(name, value);
@@ -302,6 +381,12 @@ impl KeyBuilder {
     }
 
     /// The key, or the first part that failed.
+    ///
+    /// ```
+    /// let key = idem_core::Key::builder("ns::f").part("id", &42u64).finish()?;
+    /// assert_eq!(key.storage_key().len(), "ns::f#".len() + 64);
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn finish(mut self) -> Result<Key, KeyError> {
         self.finish_in_place()
     }
@@ -339,27 +424,66 @@ pub struct Fingerprint(String);
 
 impl Fingerprint {
     /// Starts a fingerprint.
+    ///
+    /// ```
+    /// let empty = idem_core::Fingerprint::builder().finish()?;
+    /// assert_eq!(empty.as_str().len(), 64);
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn builder() -> FingerprintBuilder {
         FingerprintBuilder(KeyBuilder::new(Cow::Borrowed(""), &FINGERPRINT_KEY))
     }
 
     /// Wraps a fingerprint read back from a store.
+    ///
+    /// ```
+    /// use idem_core::Fingerprint;
+    ///
+    /// let computed = Fingerprint::builder().part(&1250).finish()?;
+    /// let stored = computed.as_str().to_owned(); // as a store keeps it
+    /// assert_eq!(Fingerprint::from_stored(stored), computed);
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn from_stored(hex: impl Into<String>) -> Self {
         Fingerprint(hex.into())
     }
 
     /// The stored form: 64 hex digits.
+    ///
+    /// ```
+    /// let fp = idem_core::Fingerprint::builder().part("payload").finish()?;
+    /// assert!(fp.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// Hashes the parts of a [`Fingerprint`].
+///
+/// ```
+/// use idem_core::Fingerprint;
+///
+/// let a = Fingerprint::builder().part(&"EUR").part(&1250).finish()?;
+/// let b = Fingerprint::builder().part(&"EUR").part(&1251).finish()?;
+/// assert_ne!(a, b);
+/// # Ok::<(), idem_core::KeyError>(())
+/// ```
 #[derive(Clone)]
 pub struct FingerprintBuilder(KeyBuilder);
 
 impl FingerprintBuilder {
-    /// Hashes one payload part.
+    /// Hashes one payload part. Unlike key parts, `None` is a value here.
+    ///
+    /// ```
+    /// use idem_core::Fingerprint;
+    ///
+    /// let none = Fingerprint::builder().part(&None::<u64>).finish()?;
+    /// let zero = Fingerprint::builder().part(&Some(0u64)).finish()?;
+    /// assert_ne!(none, zero);
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn part<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         if self.0.error.is_none() {
             if let Err(HashError::Custom(reason)) = nested(&mut self.0.hasher, value) {
@@ -374,6 +498,21 @@ impl FingerprintBuilder {
     }
 
     /// The fingerprint, or why a part could not be hashed.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let mut a = HashMap::new();
+    /// a.insert("sku", 1);
+    /// a.insert("qty", 2);
+    /// let mut b = HashMap::new();
+    /// b.insert("qty", 2);
+    /// b.insert("sku", 1);
+    /// let fa = idem_core::Fingerprint::builder().part(&a).finish()?;
+    /// let fb = idem_core::Fingerprint::builder().part(&b).finish()?;
+    /// assert_eq!(fa, fb); // maps are order-independent
+    /// # Ok::<(), idem_core::KeyError>(())
+    /// ```
     pub fn finish(mut self) -> Result<Fingerprint, KeyError> {
         match self.0.error {
             Some(e) => Err(*e),

@@ -66,6 +66,11 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     /// An empty store without a size limit.
+    ///
+    /// ```
+    /// let store = idem_core::MemoryStore::new();
+    /// assert!(store.is_empty());
+    /// ```
     pub fn new() -> Self {
         MemoryStore {
             shards: (0..SHARDS)
@@ -94,11 +99,30 @@ impl MemoryStore {
     }
 
     /// Number of records held, expired ones not yet swept included.
+    ///
+    /// ```
+    /// use idem_core::{Idempotent, MemoryStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), idem_core::Error> {
+    /// let store = MemoryStore::new();
+    /// for id in ["a", "b", "a"] {
+    ///     Idempotent::new("docs::len").store(&store).key("id", id)
+    ///         .run(|| async { Ok::<_, idem_core::Error>(()) }).await?;
+    /// }
+    /// assert_eq!(store.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).records.len()).sum()
     }
 
     /// Whether the store holds no records.
+    ///
+    /// ```
+    /// assert!(idem_core::MemoryStore::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

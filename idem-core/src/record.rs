@@ -6,6 +6,11 @@ use std::sync::Arc;
 use crate::key::Fingerprint;
 
 /// Whether a record's body is still running or has finished.
+///
+/// ```
+/// use idem_core::Status;
+/// assert_eq!(Status::parse(Status::InProgress.as_str()), Some(Status::InProgress));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     /// A claim is held; the body runs (or crashed and its lease will lapse).
@@ -16,6 +21,11 @@ pub enum Status {
 
 impl Status {
     /// The spelling of Powertools' tables: `INPROGRESS` / `COMPLETED`.
+    ///
+    /// ```
+    /// assert_eq!(idem_core::Status::Completed.as_str(), "COMPLETED");
+    /// assert_eq!(idem_core::Status::InProgress.to_string(), "INPROGRESS");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Status::InProgress => "INPROGRESS",
@@ -48,6 +58,29 @@ impl fmt::Display for Status {
 /// A claim on a key: whoever holds the token may complete, release or extend
 /// it, until `until_ms`; after that another run may take the key over and the
 /// token stops matching (fencing).
+///
+/// ```
+/// use idem_core::{ClaimRequest, Claim, MemoryStore, Store, StoreError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), StoreError> {
+/// let store = MemoryStore::new();
+/// let request = |now_ms| ClaimRequest {
+///     key: "docs::lease#00",
+///     now_ms,
+///     lease_until_ms: now_ms + 1_000,
+///     expires_at: 100_000,
+///     fingerprint: None,
+/// };
+/// let Claim::Acquired(first) = store.claim(request(0)).await? else { unreachable!() };
+/// // The lease lapses at 1_000 ms; a later claim takes the key over.
+/// let Claim::Acquired(second) = store.claim(request(1_000)).await? else { unreachable!() };
+/// assert_ne!(first.token, second.token);
+/// // The first holder is fenced off.
+/// assert!(matches!(store.release("docs::lease#00", &first).await, Err(StoreError::LeaseLost)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lease {
     /// Random token naming this claim.
@@ -102,6 +135,20 @@ fn new_token() -> String {
 }
 
 /// One record of a store.
+///
+/// ```
+/// use idem_core::{Record, Status};
+///
+/// let done = Record {
+///     key: "billing::charge#00".into(),
+///     status: Status::Completed,
+///     expires_at: 1_700_003_600,
+///     lease: None,
+///     fingerprint: None,
+///     data: Some(r#"{"receipt":"r-1"}"#.into()),
+/// };
+/// assert!(!done.is_claimable(1_700_000_000_000)); // replayed until it expires
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The storage key (`namespace#digest`).
@@ -121,6 +168,20 @@ pub struct Record {
 
 impl Record {
     /// Whether the record is past `expires_at` at `now_ms` (and so counts as absent).
+    ///
+    /// ```
+    /// use idem_core::{Record, Status};
+    /// let rec = Record {
+    ///     key: "ns#00".into(),
+    ///     status: Status::Completed,
+    ///     expires_at: 100, // seconds
+    ///     lease: None,
+    ///     fingerprint: None,
+    ///     data: None,
+    /// };
+    /// assert!(!rec.is_expired(99_999)); // milliseconds
+    /// assert!(rec.is_expired(100_000));
+    /// ```
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at.saturating_mul(1000) <= now_ms
     }
@@ -149,6 +210,27 @@ impl Record {
 }
 
 /// What a claim asks for.
+///
+/// ```
+/// use idem_core::{Claim, ClaimRequest, MemoryStore, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idem_core::StoreError> {
+/// let store = MemoryStore::new();
+/// let now_ms = 1_700_000_000_000;
+/// let claim = store
+///     .claim(ClaimRequest {
+///         key: "docs::claim#00",
+///         now_ms,
+///         lease_until_ms: now_ms + 30_000,
+///         expires_at: now_ms / 1000 + 3600,
+///         fingerprint: None,
+///     })
+///     .await?;
+/// assert!(matches!(claim, Claim::Acquired(lease) if lease.until_ms == now_ms + 30_000));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
     /// The storage key.
@@ -166,6 +248,28 @@ pub struct ClaimRequest<'a> {
 }
 
 /// The outcome of [`Store::claim`](crate::Store::claim).
+///
+/// ```
+/// use idem_core::{Claim, ClaimRequest, MemoryStore, Status, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idem_core::StoreError> {
+/// let store = MemoryStore::new();
+/// let request = ClaimRequest {
+///     key: "docs::outcome#00",
+///     now_ms: 0,
+///     lease_until_ms: 60_000,
+///     expires_at: 3600,
+///     fingerprint: None,
+/// };
+/// assert!(matches!(store.claim(request.clone()).await?, Claim::Acquired(_)));
+/// match store.claim(request).await? {
+///     Claim::Existing(record) => assert_eq!(record.status, Status::InProgress),
+///     Claim::Acquired(_) => unreachable!("the first claim holds the key"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key is ours: run the body, then complete or release with this lease.
@@ -176,6 +280,24 @@ pub enum Claim {
 }
 
 /// What [`Store::complete`](crate::Store::complete) saves.
+///
+/// ```
+/// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idem_core::StoreError> {
+/// let store = MemoryStore::new();
+/// let key = "docs::complete#00";
+/// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+/// let Claim::Acquired(lease) = store.claim(request).await? else { unreachable!() };
+/// store
+///     .complete(Completion { key, lease: &lease, data: Some("42"), fingerprint: None, expires_at: 7200 })
+///     .await?;
+/// let record = store.get(key, 1_000).await?.expect("saved");
+/// assert_eq!((record.status, record.data.as_deref()), (Status::Completed, Some("42")));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Completion<'a> {
     /// The storage key.

@@ -43,11 +43,23 @@ pub struct ManualClock(AtomicU64);
 
 impl ManualClock {
     /// A clock showing `now_ms`.
+    ///
+    /// ```
+    /// use idem_core::{testing::ManualClock, Clock};
+    /// assert_eq!(ManualClock::new(1_700_000_000_000).now_ms(), 1_700_000_000_000);
+    /// ```
     pub fn new(now_ms: u64) -> Self {
         ManualClock(AtomicU64::new(now_ms))
     }
 
     /// Moves the clock forward.
+    ///
+    /// ```
+    /// use idem_core::{testing::ManualClock, Clock};
+    /// let clock = ManualClock::new(0);
+    /// clock.advance(std::time::Duration::from_millis(1_500));
+    /// assert_eq!(clock.now_ms(), 1_500);
+    /// ```
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(
             u64::try_from(by.as_millis()).unwrap_or(u64::MAX),
@@ -56,6 +68,13 @@ impl ManualClock {
     }
 
     /// Sets the clock, backwards too.
+    ///
+    /// ```
+    /// use idem_core::{testing::ManualClock, Clock};
+    /// let clock = ManualClock::new(5_000);
+    /// clock.set(1_000);
+    /// assert_eq!(clock.now_ms(), 1_000);
+    /// ```
     pub fn set(&self, now_ms: u64) {
         self.0.store(now_ms, Ordering::SeqCst);
     }
@@ -68,6 +87,17 @@ impl Clock for ManualClock {
 }
 
 /// What the conformance suite checked.
+///
+/// ```
+/// use idem_core::{testing::conformance, MemoryStore};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = conformance(Arc::new(MemoryStore::new())).await;
+/// assert!(report.checks > 40);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConformanceReport {
     /// Number of assertions that held.
@@ -480,6 +510,19 @@ impl Suite {
 /// takeover after a lapsed lease, fencing of late writes, results up to
 /// `max_data_bytes` (or 256 KiB), and 64 concurrent claimers of one key with
 /// exactly one winner.
+///
+/// Run it from a test of your own store (here a `Cached` one):
+///
+/// ```
+/// use idem_core::{testing::conformance, Cached, MemoryStore};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = conformance(Arc::new(Cached::new(MemoryStore::new(), 1_000))).await;
+/// println!("{} checks held", report.checks);
+/// # }
+/// ```
 pub async fn conformance(store: Arc<dyn Store>) -> ConformanceReport {
     let mut suite = Suite {
         store,
@@ -560,6 +603,35 @@ pub trait Intercept: Send + Sync {
 /// The [`Store`] made of an [`Intercept`]. A newtype rather than a blanket
 /// impl, which would collide with `Store` for `&S` and `Box<S>`; it derefs to
 /// the wrapper, so a test reads what its wrapper recorded directly.
+///
+/// ```
+/// use idem_core::testing::{Intercept, Intercepted};
+/// use idem_core::{Completion, Error, Idempotent, MemoryStore, Store, StoreFuture};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// /// Counts the results saved, and saves them.
+/// #[derive(Default)]
+/// struct Saves(MemoryStore, AtomicUsize);
+///
+/// impl Intercept for Saves {
+///     fn inner(&self) -> &dyn Store {
+///         &self.0
+///     }
+///     fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
+///         self.1.fetch_add(1, Ordering::SeqCst);
+///         self.0.complete(completion)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let store = Intercepted(Saves::default());
+/// Idempotent::new("docs::saves").store(&store).key("id", "a")
+///     .run(|| async { Ok::<_, Error>(1) }).await?;
+/// assert_eq!(store.1.load(Ordering::SeqCst), 1); // through `Deref`
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct Intercepted<I>(pub I);
 
@@ -623,6 +695,12 @@ pub struct Counting<S> {
 }
 
 /// Calls per method seen by [`Counting`].
+///
+/// ```
+/// use idem_core::testing::Counts;
+/// let counts = Counts { claim: 2, complete: 1, ..Counts::default() };
+/// assert_eq!(counts.total(), 3);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// `claim` calls.
@@ -641,6 +719,11 @@ pub struct Counts {
 
 impl Counts {
     /// All calls.
+    ///
+    /// ```
+    /// let counts = idem_core::testing::Counts { get: 4, delete: 1, ..Default::default() };
+    /// assert_eq!(counts.total(), 5);
+    /// ```
     pub fn total(&self) -> usize {
         self.claim + self.complete + self.release + self.extend + self.get + self.delete
     }
@@ -648,6 +731,11 @@ impl Counts {
 
 impl<S> Counting<S> {
     /// Counts calls to `inner`.
+    ///
+    /// ```
+    /// let store = idem_core::testing::Counting::new(idem_core::MemoryStore::new());
+    /// assert_eq!(store.counts().total(), 0);
+    /// ```
     pub fn new(inner: S) -> Self {
         Counting {
             inner,
@@ -660,7 +748,19 @@ impl<S> Counting<S> {
         }
     }
 
-    /// The counts so far.
+    /// The counts so far; [`Counting`] shows them after two calls.
+    ///
+    /// ```
+    /// use idem_core::{testing::Counting, MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), idem_core::StoreError> {
+    /// let store = Counting::new(MemoryStore::new());
+    /// store.get("docs::counts#00", 0).await?;
+    /// assert_eq!(store.counts().get, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn counts(&self) -> Counts {
         let n = |c: &AtomicUsize| c.load(Ordering::SeqCst);
         Counts {
@@ -674,6 +774,11 @@ impl<S> Counting<S> {
     }
 
     /// The wrapped store.
+    ///
+    /// ```
+    /// let store = idem_core::testing::Counting::new(idem_core::MemoryStore::new());
+    /// assert!(store.inner().is_empty());
+    /// ```
     pub fn inner(&self) -> &S {
         &self.inner
     }
@@ -714,6 +819,15 @@ impl<S: Store> Store for Counting<S> {
 }
 
 /// Which faults [`Faulty`] injects, each with a probability in `0.0..=1.0`.
+///
+/// ```
+/// use idem_core::testing::Faults;
+/// use std::time::Duration;
+///
+/// // One call in ten loses its response after the write; one in five waits up to 50 ms.
+/// let faults = Faults { fail_after: 0.1, delay: 0.2, max_delay: Duration::from_millis(50), ..Faults::default() };
+/// # let _ = faults;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     /// Fail before the operation reaches the store (nothing happens).
@@ -752,6 +866,21 @@ enum Fault {
 
 impl<S> Faulty<S> {
     /// Injects `faults` into `inner`, drawing from a generator seeded with `seed`.
+    ///
+    /// ```
+    /// use idem_core::testing::{Faulty, Faults};
+    /// use idem_core::{Error, Idempotent, MemoryStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Every operation fails before it reaches the store.
+    /// let store = Faulty::new(MemoryStore::new(), 7, Faults { fail_before: 1.0, ..Faults::default() });
+    /// let got = Idempotent::new("docs::faulty").store(&store).key("id", "a")
+    ///     .run(|| async { Ok::<_, Error>(1) }).await;
+    /// assert!(matches!(got, Err(Error::Store { .. })));
+    /// assert_eq!(store.injected(), 1);
+    /// # }
+    /// ```
     pub fn new(inner: S, seed: u64, faults: Faults) -> Self {
         Faulty {
             inner,
@@ -761,12 +890,25 @@ impl<S> Faulty<S> {
         }
     }
 
-    /// How many faults (failures and delays) were injected so far.
+    /// How many faults (failures and delays) were injected so far;
+    /// [`Faulty::new`] shows it counting.
+    ///
+    /// ```
+    /// use idem_core::testing::{Faulty, Faults};
+    /// let store = Faulty::new(idem_core::MemoryStore::new(), 1, Faults::default());
+    /// assert_eq!(store.injected(), 0);
+    /// ```
     pub fn injected(&self) -> usize {
         self.injected.load(Ordering::SeqCst)
     }
 
     /// The wrapped store.
+    ///
+    /// ```
+    /// use idem_core::testing::{Faulty, Faults};
+    /// let store = Faulty::new(idem_core::MemoryStore::new(), 1, Faults::default());
+    /// assert!(store.inner().is_empty());
+    /// ```
     pub fn inner(&self) -> &S {
         &self.inner
     }

@@ -4,6 +4,20 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use idem_core::StoreError;
 
 /// A [`DynamoStoreBuilder`](crate::DynamoStoreBuilder) setting that cannot work.
+///
+/// ```
+/// # let client = aws_sdk_dynamodb::Client::from_conf(
+/// #     aws_sdk_dynamodb::Config::builder()
+/// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+/// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+/// #         .build(),
+/// # );
+/// use idem_dynamo::{ConfigError, DynamoStore};
+///
+/// let err = DynamoStore::builder("idempotency").key_attr("").build(client).unwrap_err();
+/// assert_eq!(err, ConfigError::EmptyName { setting: "key_attr" });
+/// assert_eq!(err.to_string(), "`key_attr` must not be empty");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -85,6 +85,15 @@ impl DynamoStore {
     /// A store on `table` with Powertools' attribute names, on a client from
     /// `aws-config`'s default chain. See
     /// [`DynamoStoreBuilder::build_from_env`] for what that reads.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // In a Lambda's init: AWS_REGION and the role's credentials come from the environment.
+    /// let store = idem_dynamo::DynamoStore::from_env("idempotency").await;
+    /// assert_eq!(store.table(), "idempotency");
+    /// # }
+    /// ```
     pub async fn from_env(table: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         DynamoStore::new(Client::new(&config), table)
@@ -114,11 +123,34 @@ impl DynamoStore {
     }
 
     /// The table's name.
+    ///
+    /// ```
+    /// # let client = aws_sdk_dynamodb::Client::from_conf(
+    /// #     aws_sdk_dynamodb::Config::builder()
+    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+    /// #         .build(),
+    /// # );
+    /// let store = idem_dynamo::DynamoStore::new(client, "idempotency");
+    /// assert_eq!(store.table(), "idempotency");
+    /// ```
     pub fn table(&self) -> &str {
         &self.settings.table
     }
 
-    /// The SDK client.
+    /// The SDK client, for calls of your own on the same connection pool.
+    ///
+    /// ```
+    /// # let client = aws_sdk_dynamodb::Client::from_conf(
+    /// #     aws_sdk_dynamodb::Config::builder()
+    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+    /// #         .build(),
+    /// # );
+    /// let store = idem_dynamo::DynamoStore::new(client, "idempotency");
+    /// let region = store.client().config().region().map(|r| r.to_string());
+    /// assert_eq!(region.as_deref(), Some("eu-west-1"));
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
