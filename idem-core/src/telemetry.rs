@@ -60,7 +60,9 @@ mod imp {
     }
 }
 
+// The same signatures without the feature, so callers compile either way.
 #[cfg(not(feature = "metrics"))]
+#[allow(clippy::ptr_arg)]
 mod imp {
     use std::borrow::Cow;
 

@@ -1,14 +1,21 @@
 //! DynamoStore under the engine: round trips per call (counted by an SDK
-//! interceptor), oversized results, in-progress duplicates.
+//! interceptor), oversized results, in-progress duplicates, lease renewal,
+//! and the claim's fallback read when a failed claim returns no item.
 
 mod dynamo_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use idem_core::{
     Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Status, Store, StoreError,
     SystemClock,
 };
+use idem_dynamo::DynamoStore;
 
 async fn charge<S: Store>(
     store: &S,
@@ -27,6 +34,41 @@ async fn charge<S: Store>(
                 Ok(format!("receipt for {order}"))
             }
         })
+        .await
+}
+
+/// Starts the slow job on a task and returns once its body runs, with the
+/// task and the switch that lets the body finish.
+async fn hold_slow_job(
+    store: &DynamoStore,
+) -> (
+    tokio::task::JoinHandle<Result<u8, Error>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel();
+    let store = store.clone();
+    let task = tokio::spawn(async move {
+        Idempotent::new("slow::job")
+            .store(&store)
+            .key("id", "job-1")
+            .run(|| async move {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Ok::<_, Error>(1u8)
+            })
+            .await
+    });
+    started_rx.await.expect("the slow job started");
+    (task, finish_tx)
+}
+
+/// A duplicate of the slow job.
+async fn slow_job_again(store: &DynamoStore) -> Result<u8, Error> {
+    Idempotent::new("slow::job")
+        .store(store)
+        .key("id", "job-1")
+        .run(|| async { Ok::<_, Error>(2u8) })
         .await
 }
 
@@ -97,30 +139,9 @@ async fn in_progress_duplicate_costs_one_round_trip() {
         return;
     };
     let store = db.store().await;
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
-    let first = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            Idempotent::new("slow::job")
-                .store(&store)
-                .key("id", "job-1")
-                .run(|| async move {
-                    let _ = started_tx.send(());
-                    let _ = finish_rx.await;
-                    Ok::<_, Error>(1u8)
-                })
-                .await
-        })
-    };
-    started_rx.await.expect("first call started");
+    let (first, finish_tx) = hold_slow_job(&store).await;
     db.requests.take();
-    let second = Idempotent::new("slow::job")
-        .store(&store)
-        .key("id", "job-1")
-        .run(|| async { Ok::<_, Error>(2u8) })
-        .await;
-    match second {
+    match slow_job_again(&store).await {
         Err(Error::InProgress { retry_after, .. }) => {
             assert!(
                 retry_after.as_secs() > 200,
@@ -132,6 +153,127 @@ async fn in_progress_duplicate_costs_one_round_trip() {
     assert_eq!(db.requests.take(), ["PutItem"]);
     finish_tx.send(()).expect("first call waits");
     assert_eq!(first.await.expect("join").expect("first call"), 1);
+}
+
+/// Fault injection on top of DynamoDB Local: a failed claim's response loses
+/// the old item, as older emulators send it. The store must then read it.
+#[derive(Debug)]
+struct DropOldItem;
+
+impl Intercept for DropOldItem {
+    fn name(&self) -> &'static str {
+        "drop the old item of a failed PutItem"
+    }
+
+    fn modify_before_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Err(err)) = context.output_or_error_mut() {
+            let taken = std::mem::replace(err, OrchestratorError::other("taken"));
+            *err = taken.map_operation_error(|mut e| {
+                if let Some(PutItemError::ConditionalCheckFailedException(failed)) =
+                    e.downcast_mut::<PutItemError>()
+                {
+                    failed.item = None;
+                }
+                e
+            });
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_claim_without_the_old_item_reads_it() {
+    let Some(db) = dynamo_support::local("no-old-item") else {
+        return;
+    };
+    db.store().await; // the table
+    let config = dynamo_support::client(&db.endpoint, &db.requests).interceptor(DropOldItem);
+    let store = db
+        .builder()
+        .build(aws_sdk_dynamodb::Client::from_conf(config.build()))
+        .expect("valid configuration");
+    let runs = AtomicUsize::new(0);
+
+    let first = charge(&store, "ord-1", &runs, false)
+        .await
+        .expect("first call");
+    assert_eq!(db.requests.take(), ["PutItem", "UpdateItem"], "first call");
+
+    // The failed claim says nothing of the item, so the store reads it.
+    let again = charge(&store, "ord-1", &runs, false)
+        .await
+        .expect("duplicate");
+    assert_eq!(again, first);
+    assert_eq!(db.requests.take(), ["PutItem", "GetItem"], "duplicate");
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "replayed, not run again");
+
+    // An in-progress item read this way is in progress, not free.
+    let (slow, finish_tx) = hold_slow_job(&store).await;
+    db.requests.take();
+    let duplicate = slow_job_again(&store).await;
+    assert!(
+        matches!(duplicate, Err(Error::InProgress { .. })),
+        "{duplicate:?}"
+    );
+    assert_eq!(db.requests.take(), ["PutItem", "GetItem"], "in progress");
+    finish_tx.send(()).expect("first call waits");
+    assert_eq!(slow.await.expect("join").expect("first call"), 1);
+}
+
+#[tokio::test]
+async fn the_engine_renews_its_lease_on_dynamodb() {
+    let Some(db) = dynamo_support::local("renewal") else {
+        return;
+    };
+    let store = db.store().await;
+    let lease = std::time::Duration::from_millis(600);
+    let runs = &AtomicUsize::new(0);
+    let call = |value: u8| {
+        Idempotent::new("long::job")
+            .store(&store)
+            .key("id", "job-1")
+            .lease(lease)
+            .run(move || async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                // Four leases: only renewal keeps the claim.
+                tokio::time::sleep(lease * 4).await;
+                Ok::<_, Error>(value)
+            })
+    };
+    // Duplicates over the first three leases (a lease's margin before the
+    // body ends, for a loaded machine), each of which must find the claim.
+    let duplicates = async {
+        let started = tokio::time::Instant::now();
+        let mut in_progress = 0;
+        while started.elapsed() < lease * 3 {
+            tokio::time::sleep(lease / 4).await;
+            match call(2).await {
+                Err(Error::InProgress { .. }) => in_progress += 1,
+                other => panic!("a duplicate during the first run: {other:?}"),
+            }
+        }
+        in_progress
+    };
+    let (first, in_progress) = tokio::join!(call(1), duplicates);
+    assert_eq!(first.expect("first call"), 1);
+    assert!(in_progress >= 3, "duplicates throughout: {in_progress}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "nobody took the key over");
+    let extends = db
+        .requests
+        .take()
+        .iter()
+        .filter(|op| *op == "UpdateItem")
+        .count()
+        - 1; // the complete
+             // A body of four leases needs at least three renewals to stay claimed
+             // (every third of a lease is asked for).
+    assert!(extends >= 3, "renewed: {extends} extends");
+    assert_eq!(call(3).await.expect("replay"), 1);
 }
 
 /// ~500 KB: more than a DynamoDB item holds.

@@ -68,6 +68,7 @@ pub fn unique_table(test: &str) -> String {
 
 /// DynamoDB Local for one test.
 pub struct Local {
+    pub endpoint: String,
     pub client: Client,
     pub table: String,
     pub requests: Requests,
@@ -80,6 +81,7 @@ pub fn local(test: &str) -> Option<Local> {
     let requests = Requests::default();
     Some(Local {
         client: Client::from_conf(client(&endpoint, &requests).build()),
+        endpoint,
         table: unique_table(test),
         requests,
     })
