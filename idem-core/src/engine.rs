@@ -358,11 +358,9 @@ impl<'a> Idempotent<'a> {
     /// # }
     /// ```
     pub fn validate<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
-        let fp = self
-            .fingerprint
-            .take()
-            .unwrap_or_else(|| Box::new(Fingerprint::builder()));
-        self.fingerprint = Some(Box::new(fp.part(value)));
+        self.fingerprint
+            .get_or_insert_with(|| Box::new(Fingerprint::builder()))
+            .add(value);
         self
     }
 
@@ -580,7 +578,9 @@ impl<'a> Idempotent<'a> {
         // Planned now rather than in the future: a future that kept the
         // builder (and the hashing state) would copy it at every move, a
         // visible share of a replay. The arms below borrow the plan for the
-        // same reason.
+        // same reason. The namespace is its own copy (a pointer copy for the
+        // macro's static ones): reading it back out of the plan measured
+        // 7 ns slower per replay.
         let namespace = self.key.namespace().clone();
         let plan = self.plan();
         let span = match &plan {

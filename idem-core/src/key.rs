@@ -485,6 +485,12 @@ impl FingerprintBuilder {
     /// # Ok::<(), idem_core::KeyError>(())
     /// ```
     pub fn part<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.add(value);
+        self
+    }
+
+    // The work of `part`, by reference, as `KeyBuilder::add`.
+    pub(crate) fn add<T: Serialize + ?Sized>(&mut self, value: &T) {
         if self.0.error.is_none() {
             if let Err(HashError::Custom(reason)) = nested(&mut self.0.hasher, value) {
                 self.0.error = Some(Box::new(KeyError::Unhashable {
@@ -494,7 +500,6 @@ impl FingerprintBuilder {
                 }));
             }
         }
-        self
     }
 
     /// The fingerprint, or why a part could not be hashed.

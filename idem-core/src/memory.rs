@@ -180,31 +180,27 @@ impl Store for MemoryStore {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let (mut shard, hash) = self.shard(request.key);
-            if let Some(existing) = shard.records.find(hash, |r| r.key == request.key) {
-                if !existing.is_claimable(request.now_ms) {
-                    return Ok(Claim::Existing(Arc::clone(existing)));
+            shard.sweep(request.now_ms);
+            // One probe serves the duplicate and the new claim alike.
+            let entry = shard.records.entry(
+                hash,
+                |r| r.key == request.key,
+                |r| self.hasher.hash_one(&r.key),
+            );
+            if let Entry::Occupied(held) = &entry {
+                if !held.get().is_claimable(request.now_ms) {
+                    return Ok(Claim::Existing(Arc::clone(held.get())));
                 }
             }
-            shard.sweep(request.now_ms);
             let lease = Lease::new(request.lease_until_ms);
-            let record = Arc::new(Record {
+            entry.insert(Arc::new(Record {
                 key: request.key.to_owned(),
                 status: Status::InProgress,
                 expires_at: request.expires_at,
                 lease: Some(lease.clone()),
                 fingerprint: request.fingerprint.cloned(),
                 data: None,
-            });
-            match shard.records.entry(
-                hash,
-                |r| r.key == request.key,
-                |r| self.hasher.hash_one(&r.key),
-            ) {
-                Entry::Occupied(mut taken_over) => *taken_over.get_mut() = record,
-                Entry::Vacant(slot) => {
-                    slot.insert(record);
-                }
-            }
+            }));
             Ok(Claim::Acquired(lease))
         })
     }
