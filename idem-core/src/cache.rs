@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 
-use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Claim, ClaimRequest, Completion, Lease, Record, Status};
 use crate::store::{Store, StoreFuture};
 
 /// Wraps a store with a bounded in-process cache of **completed** records, so
@@ -137,8 +137,8 @@ impl<S: Store> Store for Cached<S> {
                 Arc::new(Record {
                     key: completion.key.to_owned(),
                     status: Status::Completed,
-                    expires_at: completion.expires_at,
-                    lease: None,
+                    expires_at_s: completion.expires_at_s,
+                    lease: Some(completion.lease.clone()),
                     fingerprint: completion.fingerprint.cloned(),
                     data: completion.data.map(str::to_owned),
                 }),

@@ -11,9 +11,10 @@ use tracing::Instrument;
 use crate::context;
 use crate::error::Error;
 use crate::key::{Fingerprint, FingerprintBuilder, Key, KeyBuilder, KeyError};
-use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, Status};
 use crate::store::{Store, StoreError};
-use crate::telemetry::{self, Outcome};
+use crate::outcome::{self, Outcome};
+use crate::telemetry::{self, Label};
 
 /// How long a result is replayed unless `ttl` says otherwise.
 ///
@@ -134,7 +135,7 @@ pub enum OnMissingKey {
 ///     .await?;
 /// let key = Key::builder("docs::frozen").part("id", "a-1").finish().unwrap();
 /// let record = store.get(key.storage_key(), clock.now_ms()).await.unwrap().unwrap();
-/// assert_eq!(record.expires_at, 1_700_000_000 + 3600); // now + the default ttl, in s
+/// assert_eq!(record.expires_at_s, 1_700_000_000 + 3600); // now + the default ttl, in s
 /// # Ok(())
 /// # }
 /// ```
@@ -566,9 +567,44 @@ impl<'a> Idempotent<'a> {
     /// ```
     #[inline]
     pub fn run<T, E, F, Fut>(
-        mut self,
+        self,
         body: F,
     ) -> impl Future<Output = Result<T, E>> + use<'a, T, E, F, Fut>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let call = self.run_with_outcome(body);
+        async move { call.await.map(|(value, _)| value) }
+    }
+
+    /// [`run`](Self::run), also saying whether the result was executed now or
+    /// replayed ([`Outcome`]): for a replay header, logs or metrics.
+    ///
+    /// ```
+    /// use idem_core::{Error, Idempotent, MemoryStore, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let store = MemoryStore::new();
+    /// for expected in [Outcome::Executed, Outcome::Replayed] {
+    ///     let (body, outcome) = Idempotent::new("docs::run_with_outcome")
+    ///         .store(&store)
+    ///         .key("request_id", "r-1")
+    ///         .run_with_outcome(|| async { Ok::<_, Error>(String::from("created")) })
+    ///         .await?;
+    ///     assert_eq!((body.as_str(), outcome), ("created", expected));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[inline]
+    pub fn run_with_outcome<T, E, F, Fut>(
+        mut self,
+        body: F,
+    ) -> impl Future<Output = Result<(T, Outcome), E>> + use<'a, T, E, F, Fut>
     where
         T: Serialize + DeserializeOwned,
         E: From<Error>,
@@ -598,18 +634,32 @@ impl<'a> Idempotent<'a> {
         }
         let outcome_span = span.clone();
         async move {
-            let (outcome, result) = match plan {
-                Plan::Disabled => return body().await,
+            let (label, result) = match plan {
+                Plan::Disabled => {
+                    let result = body().await;
+                    if result.is_ok() {
+                        outcome::report(Outcome::Unguarded);
+                    }
+                    return result.map(|v| (v, Outcome::Unguarded));
+                }
                 Plan::Guarded(ref call) => call.execute(body).await,
                 Plan::Unguarded { ref part } => {
                     tracing::warn!(%part, "idempotency key part missing; running without idempotency");
-                    (Outcome::Unguarded, body().await)
+                    (Label::Unguarded, body().await)
                 }
-                Plan::Failed(e) => (Outcome::Error, Err(e.into())),
+                Plan::Failed(e) => (Label::Error, Err(e.into())),
             };
-            outcome_span.record("outcome", outcome.as_str());
-            telemetry::call(&namespace, outcome);
-            result
+            outcome_span.record("outcome", label.as_str());
+            telemetry::call(&namespace, label);
+            let outcome = match label {
+                Label::Executed => Outcome::Executed,
+                Label::Replayed => Outcome::Replayed,
+                _ => Outcome::Unguarded,
+            };
+            if result.is_ok() {
+                outcome::report(outcome);
+            }
+            result.map(|v| (v, outcome))
         }
         .instrument(span)
     }
@@ -713,7 +763,7 @@ impl Call<'_> {
         self.deadline_ms.map_or(until, |d| until.min(d))
     }
 
-    fn expires_at(&self, now_ms: u64) -> u64 {
+    fn expires_at_s(&self, now_ms: u64) -> u64 {
         now_ms.saturating_add(millis(self.ttl)).div_ceil(1000)
     }
 
@@ -730,13 +780,16 @@ impl Call<'_> {
         }
     }
 
-    async fn execute<T, E, F, Fut>(&self, body: F) -> (Outcome, Result<T, E>)
+    async fn execute<T, E, F, Fut>(&self, body: F) -> (Label, Result<T, E>)
     where
         T: Serialize + DeserializeOwned,
         E: From<Error>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        // One token for every attempt of this call, so a store that meets it
+        // again knows the claim is its own.
+        let token = LeaseToken::new();
         // Read only when a call first has to wait: most never do.
         let mut started = None;
         let mut pause = FIRST_POLL;
@@ -745,24 +798,25 @@ impl Call<'_> {
             let request = ClaimRequest {
                 key: self.key.storage_key(),
                 now_ms: now,
+                token,
                 lease_until_ms: self.lease_until(now),
-                expires_at: self.expires_at(now),
+                expires_at_s: self.expires_at_s(now),
                 fingerprint: self.fingerprint.as_ref(),
             };
             let record = match self.store.claim(request).await {
-                Err(e) => return (Outcome::Error, Err(self.store_error(e).into())),
+                Err(e) => return (Label::Error, Err(self.store_error(e).into())),
                 // Boxed so the replay path's future stays small: the body,
                 // lease renewal and saving are only needed after a claim.
                 Ok(Claim::Acquired(lease)) => return Box::pin(self.run_body(lease, body)).await,
                 Ok(Claim::Existing(record)) => record,
             };
             if let Err(e) = self.check_fingerprint(&record) {
-                return (Outcome::Error, Err(e.into()));
+                return (Label::Error, Err(e.into()));
             }
             if record.status == Status::Completed {
                 return match self.replay(&record) {
-                    Ok(v) => (Outcome::Replayed, Ok(v)),
-                    Err(e) => (Outcome::Error, Err(e.into())),
+                    Ok(v) => (Label::Replayed, Ok(v)),
+                    Err(e) => (Label::Error, Err(e.into())),
                 };
             }
             let lapses_in = Duration::from_millis(
@@ -785,7 +839,7 @@ impl Call<'_> {
                     key: self.short(),
                     retry_after: lapses_in,
                 };
-                return (Outcome::InProgress, Err(e.into()));
+                return (Label::InProgress, Err(e.into()));
             }
             // Poll again no later than the lease lapses, when the claim is ours.
             let nap = pause.min(left).min(lapses_in.max(Duration::from_millis(1)));
@@ -813,14 +867,10 @@ impl Call<'_> {
                 namespace: self.key.namespace().to_owned(),
                 key: self.short(),
             })?;
-        serde_json::from_str(data).map_err(|source| Error::Decode {
-            namespace: self.key.namespace().to_owned(),
-            key: self.short(),
-            source,
-        })
+        serde_json::from_str(data).map_err(|e| Error::decode(self.key.namespace(), self.short(), &e))
     }
 
-    async fn run_body<T, E, F, Fut>(&self, lease: Lease, body: F) -> (Outcome, Result<T, E>)
+    async fn run_body<T, E, F, Fut>(&self, lease: Lease, body: F) -> (Label, Result<T, E>)
     where
         T: Serialize,
         F: FnOnce() -> Fut,
@@ -837,7 +887,7 @@ impl Call<'_> {
         match result {
             Ok(value) => {
                 self.save(&lease, &value).await;
-                (Outcome::Executed, Ok(value))
+                (Label::Executed, Ok(value))
             }
             Err(e) => {
                 if let Err(release) = self.store.release(key, &lease).await {
@@ -847,7 +897,7 @@ impl Call<'_> {
                         "releasing the claim after a failed body failed; it lapses with its lease"
                     );
                 }
-                (Outcome::BodyError, Err(e))
+                (Label::BodyError, Err(e))
             }
         }
     }
@@ -913,7 +963,7 @@ impl Call<'_> {
             lease,
             data: data.as_deref(),
             fingerprint: self.fingerprint.as_ref(),
-            expires_at: self.expires_at(self.now_ms()),
+            expires_at_s: self.expires_at_s(self.now_ms()),
         };
         let mut outcome = self.store.complete(completion.clone()).await;
         if let Err(StoreError::TooLarge { size, limit }) = outcome {

@@ -73,17 +73,18 @@ pub enum Error {
     },
     /// A saved result could not be decoded into the function's return type
     /// (corrupt data, or the type changed incompatibly).
-    #[error("the saved result of `{key}` cannot be decoded: {source}")]
+    #[error("the saved result of `{key}` cannot be decoded ({reason})")]
     Decode {
         /// Namespace of the guarded function.
         namespace: String,
         /// `namespace#digest-prefix`.
         key: String,
-        /// The decoder's error.
-        source: serde_json::Error,
+        /// What kind of mismatch, and where: never the saved value itself
+        /// (the decoder's own message quotes it).
+        reason: String,
     },
-    /// The store failed.
-    #[error("idempotency store failed for `{key}`: {source}")]
+    /// The store failed; the source says how.
+    #[error("idempotency store failed for `{key}`")]
     Store {
         /// Namespace of the guarded function.
         namespace: String,
@@ -100,6 +101,38 @@ pub enum Error {
         /// Why the in-memory fallback was not used.
         reason: &'static str,
     },
+    /// Two different functions (call sites) use one namespace in this
+    /// process, so they would read each other's records: the call fails
+    /// rather than replay another function's result. Give one of them
+    /// `name = "…"`.
+    #[error("namespace `{namespace}` is used by two functions, at {first} and at {second}; give one of them `name = \"…\"`")]
+    NamespaceClash {
+        /// The shared namespace.
+        namespace: String,
+        /// Where the namespace was first used (`file:line:column`).
+        first: &'static str,
+        /// Where this call is (`file:line:column`).
+        second: &'static str,
+    },
+}
+
+impl Error {
+    /// The decode error of a saved result, without the saved value: serde's
+    /// message quotes what it read (`invalid type: string "alice@…"`), so
+    /// only its category and position are kept.
+    pub(crate) fn decode(namespace: &str, key: String, e: &serde_json::Error) -> Self {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io => "i/o error",
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => "JSON of another shape than the return type",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        Error::Decode {
+            namespace: namespace.to_owned(),
+            key,
+            reason: format!("{kind}, at line {} column {}", e.line(), e.column()),
+        }
+    }
 }
 
 impl Error {
@@ -118,7 +151,8 @@ impl Error {
             | Error::ReplayUnavailable { namespace, .. }
             | Error::Decode { namespace, .. }
             | Error::Store { namespace, .. }
-            | Error::NoStore { namespace, .. } => namespace,
+            | Error::NoStore { namespace, .. }
+            | Error::NamespaceClash { namespace, .. } => namespace,
         }
     }
 

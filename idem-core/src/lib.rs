@@ -68,8 +68,8 @@ mod engine;
 mod error;
 mod key;
 mod memory;
-mod record;
-mod store;
+mod outcome;
+pub mod store;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -85,8 +85,8 @@ pub use engine::{
 pub use error::Error;
 pub use key::{Fingerprint, FingerprintBuilder, Key, KeyBuilder, KeyError, ShortKey};
 pub use memory::MemoryStore;
-pub use record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
-pub use store::{BoxError, Store, StoreError, StoreFuture};
+pub use outcome::{observe, Outcome};
+pub use store::{Store, StoreError};
 
 /// Runs an `async fn` at most once per key, and replays its saved result to
 /// every duplicate.

@@ -10,7 +10,7 @@ use foldhash::fast::RandomState;
 // the slot, and is kept once, in the record.
 use hashbrown::hash_table::{Entry, HashTable, OccupiedEntry};
 
-use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Claim, ClaimRequest, Completion, Lease, Record, Status};
 use crate::store::{Store, StoreError, StoreFuture};
 
 const SHARDS: usize = 32;
@@ -136,31 +136,31 @@ impl MemoryStore {
     }
 
     /// Runs `f` on the live record of `key` whose lease token matches.
+    /// Runs `f` on the record if `lease` holds it (its token is the
+    /// record's); a record another run holds is [`StoreError::LeaseLost`],
+    /// and so is no record at all unless `absent` says otherwise.
     fn with_lease<T>(
         &self,
         key: &str,
         lease: &Lease,
-        f: impl FnOnce(OccupiedEntry<'_, Arc<Record>>) -> T,
+        absent: Result<T, StoreError>,
+        f: impl FnOnce(OccupiedEntry<'_, Arc<Record>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (mut shard, hash) = self.shard(key);
         match shard.records.find_entry(hash, |r| r.key == key) {
-            Ok(held)
-                if held.get().status == Status::InProgress
-                    && held
-                        .get()
-                        .lease
-                        .as_ref()
-                        .is_some_and(|l| l.token == lease.token) =>
-            {
-                Ok(f(held))
-            }
-            _ => Err(StoreError::LeaseLost),
+            Ok(held) if held_by(held.get(), lease) => f(held),
+            Ok(_) => Err(StoreError::LeaseLost),
+            Err(_) => absent,
         }
     }
 }
 
-/// A poisoned shard only means another thread panicked while holding it;
-/// every update is a single map operation, so the data is still consistent.
+fn held_by(record: &Record, lease: &Lease) -> bool {
+    lease
+        .token
+        .is_some_and(|token| record.lease.as_ref().is_some_and(|l| l.is_held_by(token)))
+}
+
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard
         .lock()
@@ -188,15 +188,19 @@ impl Store for MemoryStore {
                 |r| self.hasher.hash_one(&r.key),
             );
             if let Entry::Occupied(held) = &entry {
-                if !held.get().is_claimable(request.now_ms) {
-                    return Ok(Claim::Existing(Arc::clone(held.get())));
+                let record = held.get();
+                // Our own claim, met again by a retry: it is ours.
+                let ours = record.status == Status::InProgress
+                    && record.lease.as_ref().is_some_and(|l| l.is_held_by(request.token));
+                if !ours && !record.is_claimable(request.now_ms) {
+                    return Ok(Claim::Existing(Arc::clone(record)));
                 }
             }
-            let lease = Lease::new(request.lease_until_ms);
+            let lease = Lease::new(request.token, request.lease_until_ms);
             entry.insert(Arc::new(Record {
                 key: request.key.to_owned(),
                 status: Status::InProgress,
-                expires_at: request.expires_at,
+                expires_at_s: request.expires_at_s,
                 lease: Some(lease.clone()),
                 fingerprint: request.fingerprint.cloned(),
                 data: None,
@@ -215,32 +219,50 @@ impl Store for MemoryStore {
                     });
                 }
             }
-            self.with_lease(completion.key, completion.lease, |mut held| {
+            let lost = Err(StoreError::LeaseLost);
+            self.with_lease(completion.key, completion.lease, lost, |mut held| {
+                if held.get().status == Status::Completed {
+                    // Completed under this very lease: a retry whose first
+                    // try was applied. Nothing left to do.
+                    return Ok(());
+                }
                 // Copies only if a caller still holds the in-progress record.
                 let r = Arc::make_mut(held.get_mut());
                 r.status = Status::Completed;
-                r.lease = None;
-                r.expires_at = completion.expires_at;
+                r.expires_at_s = completion.expires_at_s;
                 r.data = completion.data.map(str::to_owned);
+                Ok(())
             })
         })
     }
 
     fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.with_lease(key, lease, |held| {
+            // Already gone (a retried release, or deleted): what was wanted.
+            self.with_lease(key, lease, Ok(()), |held| {
+                if held.get().status == Status::Completed {
+                    return Err(StoreError::LeaseLost);
+                }
                 held.remove();
+                Ok(())
             })
         })
     }
 
     fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.with_lease(key, lease, |mut held| {
-                if let Some(l) = Arc::make_mut(held.get_mut()).lease.as_mut() {
-                    l.until_ms = until_ms;
+            let (mut shard, hash) = self.shard(key);
+            match shard.records.find_entry(hash, |r| r.key == key) {
+                Ok(mut held)
+                    if held.get().status == Status::InProgress && held_by(held.get(), lease) =>
+                {
+                    if let Some(l) = Arc::make_mut(held.get_mut()).lease.as_mut() {
+                        l.until_ms = until_ms;
+                    }
+                    Ok(())
                 }
-            })
+                _ => Err(StoreError::LeaseLost),
+            }
         })
     }
 

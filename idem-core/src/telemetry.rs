@@ -3,7 +3,7 @@
 
 /// How a guarded call ended; the `outcome` of its span and metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum Label {
     /// The body ran and succeeded.
     Executed,
     /// A saved result was returned; the body did not run.
@@ -18,15 +18,15 @@ pub(crate) enum Outcome {
     Unguarded,
 }
 
-impl Outcome {
+impl Label {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Executed => "executed",
-            Outcome::Replayed => "replayed",
-            Outcome::InProgress => "in_progress",
-            Outcome::BodyError => "body_error",
-            Outcome::Error => "error",
-            Outcome::Unguarded => "unguarded",
+            Label::Executed => "executed",
+            Label::Replayed => "replayed",
+            Label::InProgress => "in_progress",
+            Label::BodyError => "body_error",
+            Label::Error => "error",
+            Label::Unguarded => "unguarded",
         }
     }
 }
@@ -39,9 +39,9 @@ impl Outcome {
 mod imp {
     use std::borrow::Cow;
 
-    use super::Outcome;
+    use super::Label;
 
-    pub(crate) fn call(namespace: &Cow<'static, str>, outcome: Outcome) {
+    pub(crate) fn call(namespace: &Cow<'static, str>, outcome: Label) {
         metrics::counter!(
             "idem_calls_total",
             "namespace" => namespace.clone(),
@@ -66,9 +66,9 @@ mod imp {
 mod imp {
     use std::borrow::Cow;
 
-    use super::Outcome;
+    use super::Label;
 
-    pub(crate) fn call(_namespace: &Cow<'static, str>, _outcome: Outcome) {}
+    pub(crate) fn call(_namespace: &Cow<'static, str>, _outcome: Label) {}
     pub(crate) fn store_error(_namespace: &Cow<'static, str>) {}
     pub(crate) fn complete_failure(_namespace: &Cow<'static, str>) {}
 }

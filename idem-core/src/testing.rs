@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use crate::engine::{Clock, SystemClock};
 use crate::key::Fingerprint;
-use crate::record::{Claim, ClaimRequest, Completion, Lease, Record, Status};
+use crate::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, Status};
 use crate::store::{Store, StoreError, StoreFuture};
 
 /// A clock that moves only when told to.
@@ -127,20 +127,22 @@ impl Suite {
         ClaimRequest {
             key,
             now_ms: now,
+            token: LeaseToken::new(),
             lease_until_ms: now + lease_ms,
-            expires_at: (now + 3_600_000) / 1000,
+            expires_at_s: (now + 3_600_000) / 1000,
             fingerprint: None,
         }
     }
 
     async fn acquire(&mut self, key: &str, now: u64, lease_ms: u64) -> Lease {
         let request = self.request(key, now, lease_ms);
+        let request_token = request.token;
         match self.store.claim(request).await {
             Ok(Claim::Acquired(lease)) => {
                 check!(
                     self,
-                    lease.until_ms == now + lease_ms && !lease.token.is_empty(),
-                    "claim must install a lease with a token, ending when requested; got {lease:?}"
+                    lease.until_ms == now + lease_ms && lease.is_held_by(request_token),
+                    "claim must install a lease with the request's token, ending when requested; got {lease:?}"
                 );
                 lease
             }
@@ -162,9 +164,9 @@ impl Suite {
         key: &str,
         lease: &Lease,
         data: Option<&str>,
-        expires_at: u64,
+        expires_at_s: u64,
     ) -> Result<(), StoreError> {
-        self.complete_with(key, lease, data, None, expires_at).await
+        self.complete_with(key, lease, data, None, expires_at_s).await
     }
 
     async fn complete_with(
@@ -173,7 +175,7 @@ impl Suite {
         lease: &Lease,
         data: Option<&str>,
         fingerprint: Option<&Fingerprint>,
-        expires_at: u64,
+        expires_at_s: u64,
     ) -> Result<(), StoreError> {
         self.store
             .complete(Completion {
@@ -181,7 +183,7 @@ impl Suite {
                 lease,
                 data,
                 fingerprint,
-                expires_at,
+                expires_at_s,
             })
             .await
     }
@@ -213,7 +215,7 @@ impl Suite {
         );
         check!(
             self,
-            held.lease.as_ref().map(|l| &l.token) == Some(&lease.token),
+            held.lease.as_ref().map(|l| l.token) == Some(lease.token),
             "the record carries the lease token"
         );
         check!(
@@ -234,14 +236,14 @@ impl Suite {
             "get sees the claim"
         );
 
-        let stranger = Lease::new(now + 60_000);
+        let stranger = Lease::new(LeaseToken::new(), now + 60_000);
         let r = self
             .complete(&key, &stranger, Some("1"), now / 1000 + 100)
             .await;
         self.lost(r, "complete with another token");
         let data = r#"{"receipt":"r-1","note":"ünïcödé ✓","n":[1,2,3]}"#;
-        let expires_at = now / 1000 + 7200;
-        self.complete_with(&key, &lease, Some(data), Some(&fp), expires_at)
+        let expires_at_s = now / 1000 + 7200;
+        self.complete_with(&key, &lease, Some(data), Some(&fp), expires_at_s)
             .await
             .expect("complete with the lease");
         let done = self.existing(&key, now + 2).await;
@@ -258,7 +260,7 @@ impl Suite {
         );
         check!(
             self,
-            done.expires_at == expires_at,
+            done.expires_at_s == expires_at_s,
             "complete sets the new expiry"
         );
         check!(
@@ -266,8 +268,8 @@ impl Suite {
             done.fingerprint.as_ref() == Some(&fp),
             "the fingerprint survives completion"
         );
-        let r = self.complete(&key, &lease, Some("again"), expires_at).await;
-        self.lost(r, "a second complete of a completed record");
+        let r = self.complete(&key, &stranger, Some("again"), expires_at_s).await;
+        self.lost(r, "complete of a completed record with another token");
         let r = self.store.release(&key, &lease).await;
         self.lost(r, "release of a completed record");
         let got = self.store.get(&key, now + 3).await.expect("get");
@@ -282,11 +284,11 @@ impl Suite {
         let key = self.key("expiry");
         let now = self.now;
         let lease = self.acquire(&key, now, 60_000).await;
-        let expires_at = now / 1000 + 10;
-        self.complete(&key, &lease, Some("\"old\""), expires_at)
+        let expires_at_s = now / 1000 + 10;
+        self.complete(&key, &lease, Some("\"old\""), expires_at_s)
             .await
             .expect("complete");
-        let later = expires_at * 1000 + 1;
+        let later = expires_at_s * 1000 + 1;
         let got = self.store.get(&key, later).await.expect("get");
         check!(
             self,
@@ -302,7 +304,7 @@ impl Suite {
         // An expired in-progress record is free too, whatever its lease says.
         let key = self.key("expiry-in-progress");
         let mut request = self.request(&key, now, 10 * 3_600_000);
-        request.expires_at = now / 1000 + 5;
+        request.expires_at_s = now / 1000 + 5;
         assert!(matches!(
             self.store.claim(request).await,
             Ok(Claim::Acquired(_))
@@ -314,7 +316,7 @@ impl Suite {
         let key = self.key("release");
         let now = self.now;
         let lease = self.acquire(&key, now, 60_000).await;
-        let stranger = Lease::new(now + 60_000);
+        let stranger = Lease::new(LeaseToken::new(), now + 60_000);
         let r = self.store.release(&key, &stranger).await;
         self.lost(r, "release with another token");
         let r = self.store.extend(&key, &stranger, now + 120_000).await;
@@ -351,9 +353,15 @@ impl Suite {
             got.is_none(),
             "release deletes the claim, got {got:?}"
         );
+        let r = self.store.release(&key, &lease).await;
+        check!(
+            self,
+            r.is_ok(),
+            "a retried release (the claim is already gone) must succeed, got {r:?}"
+        );
         self.acquire(&key, now + 3, 60_000).await;
         let r = self.store.release(&key, &lease).await;
-        self.lost(r, "a second release with the old token");
+        self.lost(r, "a release with the old token after another claim");
     }
 
     async fn takeover_and_fencing(&mut self) {
@@ -474,8 +482,9 @@ impl Suite {
                 let request = ClaimRequest {
                     key: &key,
                     now_ms: now,
+                    token: LeaseToken::new(),
                     lease_until_ms: now + 60_000,
-                    expires_at: now / 1000 + 100,
+                    expires_at_s: now / 1000 + 100,
                     fingerprint: None,
                 };
                 store.claim(request).await
@@ -526,7 +535,7 @@ impl Suite {
 pub async fn conformance(store: Arc<dyn Store>) -> ConformanceReport {
     let mut suite = Suite {
         store,
-        prefix: format!("idem-conformance::{}#", Lease::new(0).token),
+        prefix: format!("idem-conformance::{}#", LeaseToken::new()),
         now: SystemClock.now_ms(),
         checks: 0,
     };
@@ -549,7 +558,8 @@ pub async fn conformance(store: Arc<dyn Store>) -> ConformanceReport {
 ///
 /// ```
 /// use idem_core::testing::{Intercept, Intercepted};
-/// use idem_core::{Completion, MemoryStore, Store, StoreError, StoreFuture};
+/// use idem_core::{MemoryStore, Store, StoreError};
+/// use idem_core::store::{Completion, StoreFuture, LeaseToken};
 ///
 /// /// Every `complete` fails; everything else reaches the memory store.
 /// struct CompleteFails(MemoryStore);
@@ -606,7 +616,8 @@ pub trait Intercept: Send + Sync {
 ///
 /// ```
 /// use idem_core::testing::{Intercept, Intercepted};
-/// use idem_core::{Completion, Error, Idempotent, MemoryStore, Store, StoreFuture};
+/// use idem_core::{Error, Idempotent, MemoryStore, Store};
+/// use idem_core::store::{Completion, StoreFuture, LeaseToken};
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// /// Counts the results saved, and saves them.
@@ -952,11 +963,7 @@ impl<S> Faulty<S> {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let injected = || StoreError::Backend {
-                operation: format!("injected {op}"),
-                message: "injected fault".to_owned(),
-                source: None,
-            };
+            let injected = || StoreError::backend(format!("injected {op}"), "injected fault");
             match fault {
                 Fault::Before => Err(injected()),
                 Fault::After => {

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::testing::{Counting, Intercept, Intercepted, ManualClock};
-use idem_core::{
-    current_key, Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, InProgress,
-    Key, MemoryStore, OnMissingKey, Status, Store, StoreError, StoreFuture, SystemClock,
-};
+use idem_core::{current_key, Cached, Clock, Error, Idempotent, InProgress, Key, MemoryStore, OnMissingKey, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Status, StoreFuture, LeaseToken};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -485,8 +483,9 @@ async fn corrupt_saved_data_is_a_typed_decode_error_not_a_rerun() {
         .claim(ClaimRequest {
             key: &key,
             now_ms: now,
+            token: LeaseToken::new(),
             lease_until_ms: now + 60_000,
-            expires_at: now / 1000 + 60,
+            expires_at_s: now / 1000 + 60,
             fingerprint: None,
         })
         .await
@@ -500,7 +499,7 @@ async fn corrupt_saved_data_is_a_typed_decode_error_not_a_rerun() {
             lease: &lease,
             data: Some("{not json"),
             fingerprint: None,
-            expires_at: now / 1000 + 60,
+            expires_at_s: now / 1000 + 60,
         })
         .await
         .unwrap();

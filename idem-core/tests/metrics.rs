@@ -114,12 +114,12 @@ impl Intercept for CompleteFails<'_> {
     }
     fn claim<'a>(
         &'a self,
-        r: idem_core::ClaimRequest<'a>,
-    ) -> idem_core::StoreFuture<'a, idem_core::Claim> {
+        r: idem_core::store::ClaimRequest<'a>,
+    ) -> idem_core::store::StoreFuture<'a, idem_core::store::Claim> {
         self.1.store(true, Ordering::SeqCst);
         self.0.claim(r)
     }
-    fn complete<'a>(&'a self, _: idem_core::Completion<'a>) -> idem_core::StoreFuture<'a, ()> {
+    fn complete<'a>(&'a self, _: idem_core::store::Completion<'a>) -> idem_core::store::StoreFuture<'a, ()> {
         Box::pin(async { Err(idem_core::StoreError::LeaseLost) })
     }
 }

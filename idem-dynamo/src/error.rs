@@ -1,6 +1,7 @@
 //! Errors: invalid configuration, and SDK errors turned into [`StoreError`]s.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use idem_core::store::BoxError;
 use idem_core::StoreError;
 
 /// A [`DynamoStoreBuilder`](crate::DynamoStoreBuilder) setting that cannot work.
@@ -42,19 +43,62 @@ pub enum ConfigError {
     StaticPkWithoutSortKey,
 }
 
-/// `SdkError`'s own Display says only "service error"; the operation, the
-/// table and `DisplayErrorContext` (the whole chain, with the service's code
-/// and message) make it actionable. The SDK error stays the source.
+/// Why a DynamoDB request failed: the source of
+/// [`StoreError::Backend`](idem_core::StoreError::Backend).
+///
+/// `SdkError`'s own Display says only "service error"; this one renders the
+/// SDK's whole error context once (the service's code and message, or the
+/// transport's cause), and ends the chain there so `{:#}` does not print it
+/// twice. The SDK error itself is kept for inspection.
+///
+/// ```
+/// use idem_dynamo::SdkFailure;
+/// let failure = SdkFailure::new(std::io::Error::other("connection reset"));
+/// assert_eq!(failure.to_string(), "connection reset");
+/// assert!(failure.sdk_error().downcast_ref::<std::io::Error>().is_some());
+/// ```
+#[derive(Debug)]
+pub struct SdkFailure {
+    context: String,
+    error: BoxError,
+}
+
+impl SdkFailure {
+    /// Wraps an error, rendering its whole chain now.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SdkFailure {
+            context: DisplayErrorContext(&error).to_string(),
+            error: Box::new(error),
+        }
+    }
+
+    /// The SDK error (an `SdkError<OperationError, HttpResponse>`), to
+    /// downcast.
+    pub fn sdk_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl std::fmt::Display for SdkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.context)
+    }
+}
+
+impl std::error::Error for SdkFailure {}
+
+/// A failed request as a [`StoreError`] naming the operation and table.
 pub(crate) fn backend<E, R>(operation: &str, table: &str, err: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Backend {
-        operation: format!("{operation} on table `{table}`"),
-        message: DisplayErrorContext(&err).to_string(),
-        source: Some(Box::new(err)),
-    }
+    StoreError::backend(format!("{operation} on table `{table}`"), SdkFailure::new(err))
+}
+
+/// A failure that is not an SDK error (a schema mismatch, a timeout of ours).
+pub(crate) fn failed(operation: &str, table: &str, why: String) -> StoreError {
+    StoreError::backend(format!("{operation} on table `{table}`"), why)
 }
 
 /// The outcome of a write conditioned on the lease token: a failed condition

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use idem_core::{ClaimRequest, Fingerprint, Lease, Record, Status, StoreError};
+use idem_core::{Fingerprint, StoreError};
+use idem_core::store::{ClaimRequest, Lease, LeaseToken, Record, Status};
 
 use crate::config::Settings;
 use crate::error::corrupt;
@@ -23,6 +24,8 @@ const MAX_NUMBER: usize = 21;
 const MAX_VALIDATION: usize = 256;
 /// Slack for per-item overhead DynamoDB does not document precisely.
 const SLACK: usize = 1024;
+/// A lease token as we write it: 32 hex digits.
+const TOKEN_LEN: usize = 32;
 
 /// The primary key of `key`'s item.
 pub(crate) fn primary_key(settings: &Settings, key: &str) -> Item {
@@ -41,13 +44,13 @@ pub(crate) fn primary_key(settings: &Settings, key: &str) -> Item {
 }
 
 /// The in-progress item a claim writes.
-pub(crate) fn claim_item(settings: &Settings, request: &ClaimRequest<'_>, lease: &Lease) -> Item {
+pub(crate) fn claim_item(settings: &Settings, request: &ClaimRequest<'_>, token: &str) -> Item {
     let attrs = &settings.attrs;
     let mut item = primary_key(settings, request.key);
     item.insert(attrs.status.clone(), s(Status::InProgress.as_str()));
-    item.insert(attrs.expiry.clone(), n(request.expires_at));
-    item.insert(attrs.in_progress_expiry.clone(), n(lease.until_ms));
-    item.insert(attrs.lease_token.clone(), s(&lease.token));
+    item.insert(attrs.expiry.clone(), n(request.expires_at_s));
+    item.insert(attrs.in_progress_expiry.clone(), n(request.lease_until_ms));
+    item.insert(attrs.lease_token.clone(), s(token));
     if let Some(fp) = request.fingerprint {
         item.insert(attrs.validation.clone(), s(fp.as_str()));
     }
@@ -64,8 +67,8 @@ pub(crate) fn n(value: u64) -> AttributeValue {
 
 /// The largest `data` value a completed item can hold whatever its key:
 /// 400 KB less every other attribute of a completed item at its largest (the
-/// key at DynamoDB's key-length limit). The lease attributes are removed on
-/// completion, so they do not count.
+/// key at DynamoDB's key-length limit), the lease attributes included: a
+/// completed item keeps them.
 pub(crate) fn max_data_bytes(settings: &Settings) -> usize {
     let attrs = &settings.attrs;
     let key = match &attrs.sort_key {
@@ -76,6 +79,10 @@ pub(crate) fn max_data_bytes(settings: &Settings) -> usize {
         + Status::Completed.as_str().len()
         + attrs.expiry.len()
         + MAX_NUMBER
+        + attrs.in_progress_expiry.len()
+        + MAX_NUMBER
+        + attrs.lease_token.len()
+        + TOKEN_LEN
         + attrs.validation.len()
         + MAX_VALIDATION
         + attrs.data.len();
@@ -100,20 +107,18 @@ pub(crate) fn parse(settings: &Settings, key: &str, item: &Item) -> Result<Recor
             attrs.status
         ))
     })?;
-    let expires_at = number(item, &attrs.expiry)
+    let expires_at_s = number(item, &attrs.expiry)
         .map_err(&bad)?
         .ok_or_else(|| bad(format!("attribute `{}` is missing", attrs.expiry)))?;
     let until_ms = number(item, &attrs.in_progress_expiry).map_err(&bad)?;
     let token = string(item, &attrs.lease_token).map_err(&bad)?;
-    let lease = match status {
-        Status::Completed => None,
-        // A Powertools writer leaves no token: the lease is still judged by
-        // its end, and an empty token never matches one of ours.
-        Status::InProgress => until_ms.map(|until_ms| Lease {
-            token: token.unwrap_or_default().to_owned(),
-            until_ms,
-        }),
-    };
+    // A Powertools writer leaves no token: the lease is still judged by its
+    // end, and no token matches one of ours. A completed item keeps the lease
+    // that completed it (fencing a retried complete).
+    let lease = until_ms.map(|until_ms| Lease {
+        token: token.and_then(LeaseToken::parse),
+        until_ms,
+    });
     let fingerprint = string(item, &attrs.validation)
         .map_err(&bad)?
         .map(Fingerprint::from_stored);
@@ -121,7 +126,7 @@ pub(crate) fn parse(settings: &Settings, key: &str, item: &Item) -> Result<Recor
     Ok(Record {
         key: stored_key.to_owned(),
         status,
-        expires_at,
+        expires_at_s,
         lease,
         fingerprint,
         data,
@@ -209,7 +214,7 @@ mod tests {
         let r = parse(&settings(), "fn#abc", &powertools_completed()).expect("parse");
         assert_eq!(r.key, "fn#abc");
         assert_eq!(r.status, Status::Completed);
-        assert_eq!(r.expires_at, 1_700_003_600);
+        assert_eq!(r.expires_at_s, 1_700_003_600);
         assert_eq!(r.lease, None);
         assert_eq!(r.data.as_deref(), Some(r#"{"ok":true}"#));
         assert_eq!(
@@ -219,14 +224,14 @@ mod tests {
     }
 
     #[test]
-    fn an_in_progress_record_without_token_has_an_empty_one() {
+    fn an_in_progress_record_without_token_has_no_token() {
         let mut item = powertools_completed();
         item.insert("status".into(), s("INPROGRESS"));
         item.insert("in_progress_expiration".into(), n(1_700_000_123_456));
         let r = parse(&settings(), "fn#abc", &item).expect("parse");
         let lease = r.lease.expect("lease");
         assert_eq!(lease.until_ms, 1_700_000_123_456);
-        assert_eq!(lease.token, "");
+        assert_eq!(lease.token, None);
     }
 
     #[test]

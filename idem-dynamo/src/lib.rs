@@ -71,8 +71,9 @@
 //! ## Errors
 //!
 //! SDK errors become [`StoreError::Backend`](idem_core::StoreError::Backend)
-//! with the operation and table (``PutItem on table `idempotency` ``), the
-//! SDK's full error context as the message, and the SDK error as the source.
+//! whose Display names the operation and table (``PutItem on table
+//! `idempotency` failed``) and whose source, an [`SdkFailure`], renders the
+//! SDK's whole error context once.
 //! A record that cannot be read (unknown status, missing or mistyped
 //! attribute) is [`StoreError::Corrupt`](idem_core::StoreError::Corrupt)
 //! naming the table, key and attribute: the call fails rather than guess.
@@ -91,5 +92,5 @@ mod store;
 mod table;
 
 pub use config::DynamoStoreBuilder;
-pub use error::ConfigError;
+pub use error::{ConfigError, SdkFailure};
 pub use store::DynamoStore;

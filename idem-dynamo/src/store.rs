@@ -5,12 +5,11 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use aws_sdk_dynamodb::Client;
-use idem_core::{
-    Claim, ClaimRequest, Completion, Lease, Record, Status, Store, StoreError, StoreFuture,
-};
+use idem_core::{Store, StoreError};
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Record, Status, StoreFuture};
 
 use crate::config::{Attributes, DynamoStoreBuilder, Settings};
-use crate::error::{backend, fenced, is_item_too_large};
+use crate::error::{backend, failed, fenced, is_item_too_large};
 use crate::item::{self, n, s, Item};
 
 /// How often a claim writes again when the record it lost to vanished (or
@@ -19,10 +18,20 @@ use crate::item::{self, n, s, Item};
 const CLAIM_ATTEMPTS: usize = 3;
 
 /// The condition under which a claim may (over)write the item: absent,
-/// expired, or in progress with a lapsed (or no) lease. Comparisons are `<=`
-/// to agree with `Record::is_expired` / `is_claimable` exactly.
+/// expired, in progress with a lapsed (or no) lease — or in progress under
+/// this claim's own token, which is what the SDK's retry of a `PutItem` that
+/// was applied but unanswered finds. Comparisons are `<=` to agree with
+/// `Record::is_expired` / `is_claimable` exactly.
 const CLAIMABLE: &str = "attribute_not_exists(#id) OR #exp <= :now_s \
-     OR (#status = :inprogress AND (attribute_not_exists(#ipexp) OR #ipexp <= :now_ms))";
+     OR (#status = :inprogress AND (attribute_not_exists(#ipexp) OR #ipexp <= :now_ms \
+     OR #tok = :tok))";
+
+/// A fenced write on an in-progress record of ours.
+const HELD: &str = "#tok = :tok AND #status = :inprogress";
+
+/// A release: ours, or already gone (a retried `DeleteItem` whose first try
+/// was applied).
+const RELEASABLE: &str = "attribute_not_exists(#id) OR (#tok = :tok AND #status = :inprogress)";
 
 /// A [`Store`] on a DynamoDB table, in the layout of Powertools for AWS
 /// Lambda, so an existing Powertools table works unchanged.
@@ -30,8 +39,8 @@ const CLAIMABLE: &str = "attribute_not_exists(#id) OR #exp <= :now_s \
 /// | step | DynamoDB call |
 /// |---|---|
 /// | `claim` | `PutItem` conditioned on the key being free, `ReturnValuesOnConditionCheckFailure=ALL_OLD` (a consistent `GetItem` only if no item comes back) |
-/// | `complete` | `UpdateItem` conditioned on the lease token |
-/// | `release` | `DeleteItem` conditioned on the lease token |
+/// | `complete` | `UpdateItem` conditioned on the lease token (kept on the completed item, so a retry succeeds) |
+/// | `release` | `DeleteItem` conditioned on the lease token, or on the item being gone already |
 /// | `extend` | `UpdateItem` of the lease end, conditioned on the lease token |
 /// | `get` / `delete` | consistent `GetItem` / `DeleteItem` |
 ///
@@ -162,18 +171,21 @@ impl DynamoStore {
     async fn claim_inner(&self, request: ClaimRequest<'_>) -> Result<Claim, StoreError> {
         let table = self.table();
         let attrs = &self.settings.attrs;
-        let lease = Lease::new(request.lease_until_ms);
+        let lease = Lease::new(request.token, request.lease_until_ms);
+        let token = request.token.to_string();
         for _ in 0..CLAIM_ATTEMPTS {
             let result = self
                 .client
                 .put_item()
                 .table_name(table)
-                .set_item(Some(item::claim_item(&self.settings, &request, &lease)))
+                .set_item(Some(item::claim_item(&self.settings, &request, &token)))
                 .condition_expression(CLAIMABLE)
                 .expression_attribute_names("#id", &attrs.key)
                 .expression_attribute_names("#exp", &attrs.expiry)
                 .expression_attribute_names("#status", &attrs.status)
                 .expression_attribute_names("#ipexp", &attrs.in_progress_expiry)
+                .expression_attribute_names("#tok", &attrs.lease_token)
+                .expression_attribute_values(":tok", s(&token))
                 .expression_attribute_values(":now_s", n(request.now_ms / 1000))
                 .expression_attribute_values(":now_ms", n(request.now_ms))
                 .expression_attribute_values(":inprogress", s(Status::InProgress.as_str()))
@@ -207,13 +219,11 @@ impl DynamoStore {
                 }
             }
         }
-        Err(StoreError::Backend {
-            operation: format!("PutItem on table `{table}`"),
-            message: format!(
-                "the key changed hands during each of {CLAIM_ATTEMPTS} claim attempts"
-            ),
-            source: None,
-        })
+        Err(failed(
+            "PutItem",
+            table,
+            format!("the key changed hands during each of {CLAIM_ATTEMPTS} claim attempts"),
+        ))
     }
 
     async fn get_item(&self, key: &str) -> Result<Option<Item>, StoreError> {
@@ -232,7 +242,9 @@ impl DynamoStore {
     async fn complete_inner(&self, completion: Completion<'_>) -> Result<(), StoreError> {
         let attrs = &self.settings.attrs;
         let mut set = String::from("SET #status = :completed, #exp = :exp");
-        let mut remove = String::from(" REMOVE #ipexp, #tok");
+        // The lease attributes stay: a retried complete (its first try
+        // applied, the reply lost) still finds its token and succeeds.
+        let mut remove = String::new();
         let mut update = self
             .client
             .update_item()
@@ -241,19 +253,18 @@ impl DynamoStore {
             .condition_expression("#tok = :tok")
             .expression_attribute_names("#status", &attrs.status)
             .expression_attribute_names("#exp", &attrs.expiry)
-            .expression_attribute_names("#ipexp", &attrs.in_progress_expiry)
             .expression_attribute_names("#tok", &attrs.lease_token)
             .expression_attribute_names("#data", &attrs.data)
             .expression_attribute_values(":completed", s(Status::Completed.as_str()))
-            .expression_attribute_values(":exp", n(completion.expires_at))
-            .expression_attribute_values(":tok", s(&completion.lease.token));
+            .expression_attribute_values(":exp", n(completion.expires_at_s))
+            .expression_attribute_values(":tok", token_value(completion.lease));
         match completion.data {
             Some(data) => {
                 set.push_str(", #data = :data");
                 update = update.expression_attribute_values(":data", s(data));
             }
             // Data from an earlier run of the key must not be replayed.
-            None => remove.push_str(", #data"),
+            None => remove.push_str(" REMOVE #data"),
         }
         if let Some(fp) = completion.fingerprint {
             set.push_str(", #val = :val");
@@ -282,9 +293,12 @@ impl DynamoStore {
             .delete_item()
             .table_name(self.table())
             .set_key(Some(item::primary_key(&self.settings, key)))
-            .condition_expression("#tok = :tok")
+            .condition_expression(RELEASABLE)
+            .expression_attribute_names("#id", &self.settings.attrs.key)
             .expression_attribute_names("#tok", &self.settings.attrs.lease_token)
-            .expression_attribute_values(":tok", s(&lease.token))
+            .expression_attribute_names("#status", &self.settings.attrs.status)
+            .expression_attribute_values(":tok", token_value(lease))
+            .expression_attribute_values(":inprogress", s(Status::InProgress.as_str()))
             .send()
             .await;
         fenced("DeleteItem", self.table(), result)
@@ -302,11 +316,13 @@ impl DynamoStore {
             .table_name(self.table())
             .set_key(Some(item::primary_key(&self.settings, key)))
             .update_expression("SET #ipexp = :until")
-            .condition_expression("#tok = :tok")
+            .condition_expression(HELD)
             .expression_attribute_names("#ipexp", &self.settings.attrs.in_progress_expiry)
             .expression_attribute_names("#tok", &self.settings.attrs.lease_token)
+            .expression_attribute_names("#status", &self.settings.attrs.status)
             .expression_attribute_values(":until", n(until_ms))
-            .expression_attribute_values(":tok", s(&lease.token))
+            .expression_attribute_values(":tok", token_value(lease))
+            .expression_attribute_values(":inprogress", s(Status::InProgress.as_str()))
             .send()
             .await;
         fenced("UpdateItem", self.table(), result)
@@ -331,6 +347,13 @@ impl DynamoStore {
             .map_err(|e| backend("DeleteItem", self.table(), e))?;
         Ok(())
     }
+}
+
+/// The lease's token as the condition compares it. A lease without one (read
+/// from a record another writer left) matches no item: the empty string is
+/// never a token we write.
+fn token_value(lease: &Lease) -> aws_sdk_dynamodb::types::AttributeValue {
+    s(&lease.token.map(|t| t.to_string()).unwrap_or_default())
 }
 
 impl Store for DynamoStore {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use idem_core::StoreError;
 
-use crate::error::backend;
+use crate::error::{backend, failed};
 use crate::store::DynamoStore;
 
 /// How long to wait for a new table to become active. AWS takes seconds,
@@ -95,15 +95,15 @@ impl DynamoStore {
         if actual == wanted {
             return Ok(());
         }
-        Err(StoreError::Backend {
-            operation: format!("DescribeTable on table `{}`", self.table()),
-            message: format!(
+        Err(failed(
+            "DescribeTable",
+            self.table(),
+            format!(
                 "the table exists with key schema {} but the store is configured for {}",
                 describe(&actual),
                 describe(&wanted)
             ),
-            source: None,
-        })
+        ))
     }
 
     async fn create_table(&self) -> Result<(), StoreError> {
@@ -165,11 +165,11 @@ impl DynamoStore {
                 return Ok(());
             }
             if started.elapsed() > ACTIVE_TIMEOUT {
-                return Err(StoreError::Backend {
-                    operation: format!("DescribeTable on table `{}`", self.table()),
-                    message: format!("the table did not become active within {ACTIVE_TIMEOUT:?}"),
-                    source: None,
-                });
+                return Err(failed(
+                    "DescribeTable",
+                    self.table(),
+                    format!("the table did not become active within {ACTIVE_TIMEOUT:?}"),
+                ));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));

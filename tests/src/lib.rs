@@ -64,3 +64,15 @@ pub fn not_run(test: &str, why: &str) {
          ************************************************************************\n"
     );
 }
+
+/// An error and its causes, `: `-separated, as `anyhow`'s `{:#}` shows them.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}

@@ -11,10 +11,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
-use idem_core::{
-    Cached, Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Status, Store, StoreError,
-    SystemClock,
-};
+use idem_core::{Cached, Clock, Error, Idempotent, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
 use idem_dynamo::DynamoStore;
 
 async fn charge<S: Store>(
@@ -336,8 +334,9 @@ async fn item_size_refusal_is_too_large() {
     let request = ClaimRequest {
         key,
         now_ms: now,
+        token: LeaseToken::new(),
         lease_until_ms: now + 60_000,
-        expires_at: now / 1000 + 3600,
+        expires_at_s: now / 1000 + 3600,
         fingerprint: None,
     };
     let Ok(Claim::Acquired(lease)) = store.claim(request).await else {
@@ -350,7 +349,7 @@ async fn item_size_refusal_is_too_large() {
         lease: &lease,
         data: Some(&data),
         fingerprint: None,
-        expires_at: now / 1000 + 3600,
+        expires_at_s: now / 1000 + 3600,
     };
     match store.complete(completion.clone()).await {
         Err(StoreError::TooLarge { size, limit: l }) => {

@@ -54,31 +54,32 @@ async fn refused_connection_is_a_clear_error_and_the_body_does_not_run() {
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0, "the body must not run");
     assert!(err.is_retryable());
-    let text = err.to_string();
+    let text = idem_tests::chain(&err);
     match err {
         Error::Store {
             source:
                 ref source @ StoreError::Backend {
                     ref operation,
-                    ref message,
                     ..
                 },
             ..
         } => {
             assert_eq!(operation, "PutItem on table `orders-idempotency`");
-            assert!(message.contains("dispatch failure"), "{message}");
+            let cause = source.source().expect("the SDK failure is the source").to_string();
+            assert!(cause.contains("dispatch failure"), "{cause}");
             assert!(
-                message.to_lowercase().contains("connection refused"),
-                "the SDK's context is kept: {message}"
+                cause.to_lowercase().contains("connection refused"),
+                "the SDK's context is kept: {cause}"
             );
-            assert!(source.source().is_some(), "the SDK error is the source");
         }
         other => panic!("expected a backend error, got {other:?}"),
     }
+    // Each cause once, as `{:#}` renders the chain.
     assert!(
-        text.contains("PutItem on table `orders-idempotency` failed"),
+        text.contains("PutItem on table `orders-idempotency` failed: dispatch failure"),
         "{text}"
     );
+    assert_eq!(text.matches("dispatch failure").count(), 1, "{text}");
 }
 
 #[tokio::test]
@@ -91,7 +92,7 @@ async fn missing_table_is_named() {
     let runs = AtomicUsize::new(0);
     let err = call(&store, &runs).await.expect_err("no table");
     assert_eq!(runs.load(Ordering::SeqCst), 0, "the body must not run");
-    let text = err.to_string();
+    let text = idem_tests::chain(&err);
     assert!(
         text.contains(&format!("PutItem on table `{table}` failed")),
         "{text}"
@@ -100,8 +101,7 @@ async fn missing_table_is_named() {
 
     let err = store.get("k#0", 0).await.expect_err("no table");
     assert!(
-        err.to_string()
-            .contains(&format!("GetItem on table `{table}` failed")),
+        idem_tests::chain(&err).contains(&format!("GetItem on table `{table}` failed: ")),
         "{err}"
     );
 }
@@ -135,7 +135,7 @@ async fn create_table_if_missing_checks_an_existing_table() {
         .await
         .expect_err("another key schema");
     assert_eq!(
-        err.to_string(),
+        idem_tests::chain(&err),
         format!(
             "DescribeTable on table `{}` failed: the table exists with key schema `id` (HASH) \
              but the store is configured for `id` (HASH) + `sk` (RANGE)",

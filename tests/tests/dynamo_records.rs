@@ -9,10 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use dynamo_support::Local;
-use idem_core::{
-    Claim, ClaimRequest, Clock, Completion, Error, Fingerprint, Idempotent, Key, Lease, Status,
-    Store, StoreError, SystemClock,
-};
+use idem_core::{Clock, Error, Fingerprint, Idempotent, Key, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Status, LeaseToken};
 
 type Item = HashMap<String, AttributeValue>;
 /// A namespace, the attributes of its corrupt item, and the expected reason.
@@ -57,8 +55,9 @@ fn request(key: &str, now: u64) -> ClaimRequest<'_> {
     ClaimRequest {
         key,
         now_ms: now,
+        token: LeaseToken::new(),
         lease_until_ms: now + 60_000,
-        expires_at: now / 1000 + 3600,
+        expires_at_s: now / 1000 + 3600,
         fingerprint: None,
     }
 }
@@ -97,7 +96,7 @@ async fn reads_powertools_records() {
         .expect("not expired");
     assert_eq!(record.key, PT_KEY);
     assert_eq!(record.status, Status::Completed);
-    assert_eq!(record.expires_at, now_s + 3600);
+    assert_eq!(record.expires_at_s, now_s + 3600);
     assert_eq!(record.data.as_deref(), Some(data));
     assert_eq!(record.fingerprint, Some(Fingerprint::from_stored(PT_HASH)));
     assert_eq!(record.lease, None);
@@ -124,13 +123,13 @@ async fn reads_powertools_records() {
             assert_eq!(r.status, Status::InProgress);
             let lease = r.lease.clone().expect("a lease");
             assert_eq!(lease.until_ms, until);
-            assert_eq!(lease.token, "", "Powertools writes no token");
+            assert_eq!(lease.token, None, "Powertools writes no token");
         }
         other => panic!("a live in-progress record must not be claimed: {other:?}"),
     }
     // Without a token of ours we can never complete or release their claim.
     let empty = Lease {
-        token: String::new(),
+        token: None,
         until_ms: until,
     };
     let completion = Completion {
@@ -138,7 +137,7 @@ async fn reads_powertools_records() {
         lease: &empty,
         data: Some("1"),
         fingerprint: None,
-        expires_at: now_s + 3600,
+        expires_at_s: now_s + 3600,
     };
     assert!(matches!(
         store.complete(completion).await,
@@ -226,7 +225,7 @@ async fn reads_powertools_sort_key_records() {
         ]),
     )
     .await;
-    assert_eq!(item.get("lease_token"), Some(&s(&lease.token)));
+    assert_eq!(item.get("lease_token"), Some(&s(&lease.token.expect("ours").to_string())));
 }
 
 #[tokio::test]
@@ -259,7 +258,7 @@ async fn own_writes_keep_powertools_types() {
         "milliseconds, N"
     );
     assert_eq!(item.get("validation"), Some(&s(fp.as_str())));
-    assert_eq!(item.get("lease_token"), Some(&s(&lease.token)));
+    assert_eq!(item.get("lease_token"), Some(&s(&lease.token.expect("ours").to_string())));
     assert_eq!(item.get("data"), None);
     assert_eq!(item.len(), 6, "{item:?}");
 
@@ -270,7 +269,7 @@ async fn own_writes_keep_powertools_types() {
             lease: &lease,
             data: Some(data),
             fingerprint: Some(&fp),
-            expires_at: now / 1000 + 7200,
+            expires_at_s: now / 1000 + 7200,
         })
         .await
         .expect("complete");
@@ -281,10 +280,13 @@ async fn own_writes_keep_powertools_types() {
         ("expiration".into(), n(now / 1000 + 7200)),
         ("data".into(), s(data)),
         ("validation".into(), s(fp.as_str())),
+        // The lease stays, so a retried complete finds its own token.
+        ("in_progress_expiration".into(), n(now + 60_000)),
+        ("lease_token".into(), s(&lease.token.expect("ours").to_string())),
     ]);
     assert_eq!(
         item, expected,
-        "a completed item is exactly what Powertools writes"
+        "a completed item is what Powertools writes, plus our lease token"
     );
 }
 

@@ -15,7 +15,7 @@ async fn record_of(
     namespace: &'static str,
     part: &str,
     value: &str,
-) -> idem_core::Record {
+) -> idem_core::store::Record {
     let key = Key::builder(namespace)
         .part(part, value)
         .finish()
@@ -96,7 +96,7 @@ async fn borrowed_argument_runs_once_and_replays() {
     )
     .await;
     let ttl_s = record
-        .expires_at
+        .expires_at_s
         .saturating_sub(SystemClock.now_ms() / 1000);
     assert!(
         (172_790..=172_801).contains(&ttl_s),

@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use idem_core::testing::ManualClock;
-use idem_core::{
-    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, MemoryStore, Store, StoreError,
-    SystemClock,
-};
+use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 
@@ -178,8 +176,9 @@ async fn plant(store: &MemoryStore, key: &str, data: &str) {
     let claim = ClaimRequest {
         key,
         now_ms: now,
+        token: LeaseToken::new(),
         lease_until_ms: now + 60_000,
-        expires_at: now / 1000 + 600,
+        expires_at_s: now / 1000 + 600,
         fingerprint: None,
     };
     let Claim::Acquired(lease) = store.claim(claim).await.unwrap() else {
@@ -190,7 +189,7 @@ async fn plant(store: &MemoryStore, key: &str, data: &str) {
         lease: &lease,
         data: Some(data),
         fingerprint: None,
-        expires_at: now / 1000 + 600,
+        expires_at_s: now / 1000 + 600,
     };
     store.complete(completion).await.unwrap();
 }

@@ -26,10 +26,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use idem_core::testing::{Intercept, Intercepted, ManualClock};
-use idem_core::{
-    current_key, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Status, Store,
-    StoreError, StoreFuture, SystemClock,
-};
+use idem_core::{current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 
@@ -278,7 +276,7 @@ async fn sigkill_after_complete_never_loses_or_reruns_the_result() {
 /// outcome by lease token.
 struct NoRenewal<S> {
     inner: S,
-    completes: Mutex<Vec<(String, Result<(), String>)>>,
+    completes: Mutex<Vec<(Option<LeaseToken>, Result<(), String>)>>,
 }
 
 impl<S> NoRenewal<S> {
@@ -296,7 +294,7 @@ impl<S: Store> Intercept for NoRenewal<S> {
     }
     fn complete<'a>(&'a self, completion: Completion<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let token = completion.lease.token.clone();
+            let token = completion.lease.token;
             let result = self.inner.complete(completion).await;
             let seen = match &result {
                 Ok(()) => Ok(()),
@@ -309,11 +307,10 @@ impl<S: Store> Intercept for NoRenewal<S> {
     }
     fn extend<'a>(&'a self, _: &'a str, _: &'a Lease, _: u64) -> StoreFuture<'a, ()> {
         Box::pin(async {
-            Err(StoreError::Backend {
-                operation: "extend".into(),
-                message: "renewal is impossible in this test".into(),
-                source: None,
-            })
+            Err(StoreError::backend(
+                "extend",
+                "renewal is impossible in this test",
+            ))
         })
     }
 }

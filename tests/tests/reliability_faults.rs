@@ -37,10 +37,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use idem_core::testing::{Faults, Faulty, Intercept, Intercepted, ManualClock};
-use idem_core::{
-    Claim, ClaimRequest, Clock, Completion, Error, Idempotent, Key, Lease, MemoryStore, Status,
-    Store, StoreError, StoreFuture, SystemClock,
-};
+use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
 use reliability_support::{self as support, Failure};
 
@@ -115,7 +113,7 @@ impl<S: Store> Intercept for Recorder<S> {
 /// What the engine was told: tokens of `Acquired` claims not yet used by a body.
 struct Witness {
     inner: Arc<dyn Store>,
-    unused: Mutex<HashMap<String, HashSet<String>>>,
+    unused: Mutex<HashMap<String, HashSet<LeaseToken>>>,
 }
 
 impl Witness {
@@ -127,12 +125,12 @@ impl Witness {
     }
     /// Takes `token` as the one a body of `key` is running under; false if
     /// the engine was never given it, or a body already used it.
-    fn take(&self, key: &str, token: &str) -> bool {
+    fn take(&self, key: &str, token: LeaseToken) -> bool {
         self.unused
             .lock()
             .unwrap()
             .get_mut(key)
-            .is_some_and(|t| t.remove(token))
+            .is_some_and(|t| t.remove(&token))
     }
 }
 
@@ -149,7 +147,7 @@ impl Intercept for Witness {
                 unused
                     .entry(key.to_owned())
                     .or_default()
-                    .insert(lease.token.clone());
+                    .extend(lease.token);
             }
             claim
         })
@@ -193,7 +191,7 @@ async fn deliver<S: Store>(
                 .expect("reading the store")
                 .expect("a body runs only under a claim");
             assert_eq!(record.status, Status::InProgress, "{record:?}");
-            let token = &record.lease.as_ref().expect("a lease").token;
+            let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
             assert!(
                 store.take(key, token),
                 "key {k}: the body runs under a lease the engine was not given, or twice"
@@ -417,7 +415,7 @@ async fn renewals_under_faults_never_let_a_body_run_without_its_claim() {
                         .await
                         .unwrap();
                     let record = record.expect("a body runs only under a claim");
-                    let token = &record.lease.as_ref().expect("a lease").token;
+                    let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
                     assert!(witness.take(&key, token), "a body under a foreign lease");
                     assert!(!recorder.applied(&key).completed, "re-run after completion");
                     runs.fetch_add(1, Ordering::SeqCst);

@@ -18,7 +18,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use idem_core::testing::ManualClock;
-use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Status, Store};
+use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store};
+use idem_core::store::Status;
 use proptest::prelude::*;
 use reliability_support::Failure;
 
@@ -83,7 +84,7 @@ enum State {
 #[derive(Debug, Clone)]
 struct ModelRecord {
     state: State,
-    expires_at: u64,
+    expires_at_s: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -95,7 +96,7 @@ enum Outcome {
     Running,
 }
 
-fn expires_at(now: u64) -> u64 {
+fn expires_at_s(now: u64) -> u64 {
     (now + TTL_MS).div_ceil(1000)
 }
 
@@ -166,7 +167,7 @@ async fn check(ops: Vec<Op>) {
                         }),
                 );
                 // The model's prediction.
-                let live = model.get(&k).filter(|r| r.expires_at * 1000 > now).cloned();
+                let live = model.get(&k).filter(|r| r.expires_at_s * 1000 > now).cloned();
                 let expected = match live.map(|r| r.state) {
                     Some(State::Done { value }) => Outcome::Replayed(value),
                     Some(State::Held { until_ms, .. }) if until_ms > now => {
@@ -178,7 +179,7 @@ async fn check(ops: Vec<Op>) {
                                 token: id,
                                 until_ms: now + LEASE_MS,
                             },
-                            expires_at: expires_at(now),
+                            expires_at_s: expires_at_s(now),
                         };
                         match body {
                             Body::Ok => {
@@ -186,7 +187,7 @@ async fn check(ops: Vec<Op>) {
                                     k,
                                     ModelRecord {
                                         state: State::Done { value: id },
-                                        expires_at: expires_at(now),
+                                        expires_at_s: expires_at_s(now),
                                     },
                                 );
                                 Outcome::Executed(id)
@@ -245,7 +246,7 @@ async fn check(ops: Vec<Op>) {
                             k,
                             ModelRecord {
                                 state: State::Done { value: id },
-                                expires_at: expires_at(now),
+                                expires_at_s: expires_at_s(now),
                             },
                         );
                     } else {
@@ -258,11 +259,11 @@ async fn check(ops: Vec<Op>) {
         let now = clock.now_ms();
         for k in 0..KEYS {
             let got = store.get(&keys[k as usize], now).await.unwrap();
-            let want = model.get(&k).filter(|r| r.expires_at * 1000 > now);
+            let want = model.get(&k).filter(|r| r.expires_at_s * 1000 > now);
             match (got, want) {
                 (None, None) => {}
                 (Some(rec), Some(m)) => {
-                    assert_eq!(rec.expires_at, m.expires_at, "step {step}: key {k}");
+                    assert_eq!(rec.expires_at_s, m.expires_at_s, "step {step}: key {k}");
                     match m.state {
                         State::Done { value } => {
                             assert_eq!(rec.status, Status::Completed, "step {step}: key {k}");

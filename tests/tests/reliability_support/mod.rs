@@ -36,7 +36,7 @@ pub(crate) async fn dynamo(test: &str) -> Option<String> {
 /// A prefix unique to this test process, so repeated runs against one
 /// DynamoDB Local never meet each other's records.
 pub(crate) fn run_id() -> String {
-    idem_core::Lease::new(0).token[..12].to_owned()
+    idem_core::store::LeaseToken::new().to_string()[..12].to_owned()
 }
 
 /// The guarded function's own error type in the reliability tests: idem's

@@ -1,16 +1,25 @@
-//! The `Store` trait: one atomic step on the backend per method.
+//! The `Store` trait and what a store implementer needs: records, leases,
+//! requests, errors. Users of `#[idempotent]` need only [`Store`] (re-exported
+//! at the crate root) to name a store.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::record::{Claim, ClaimRequest, Completion, Lease, Record};
+mod error;
+mod record;
+mod request;
+
+pub use error::{BoxError, StoreError};
+pub use record::{Lease, LeaseToken, Record, Status};
+pub use request::{Claim, ClaimRequest, Completion};
 
 /// The future a [`Store`] method returns. Boxed so the trait stays
 /// dyn-compatible (`Arc<dyn Store>`).
 ///
 /// ```
-/// use idem_core::{StoreError, StoreFuture};
+/// use idem_core::StoreError;
+/// use idem_core::store::StoreFuture;
 ///
 /// fn lost<'a>() -> StoreFuture<'a, ()> {
 ///     Box::pin(async { Err(StoreError::LeaseLost) })
@@ -18,81 +27,6 @@ use crate::record::{Claim, ClaimRequest, Completion, Lease, Record};
 /// # let _ = lost;
 /// ```
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// Type-erased source of a [`StoreError`].
-///
-/// ```
-/// use idem_core::{BoxError, StoreError};
-///
-/// let source: BoxError = "connection reset".into();
-/// let e = StoreError::Backend { operation: "GetItem".into(), message: source.to_string(), source: Some(source) };
-/// assert_eq!(e.to_string(), "GetItem failed: connection reset");
-/// ```
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Why a store operation failed.
-///
-/// ```
-/// use idem_core::StoreError;
-///
-/// let e = StoreError::TooLarge { size: 500_000, limit: 400_000 };
-/// assert_eq!(e.to_string(), "the result (500000 bytes) is larger than the store can hold (400000 bytes)");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The lease token no longer matches: the claim lapsed and another run
-    /// took the key over (or the record was deleted). Fencing.
-    #[error("the lease was lost: another run took the key over")]
-    LeaseLost,
-    /// The data is larger than the store can hold in one record.
-    #[error("the result ({size} bytes) is larger than the store can hold ({limit} bytes)")]
-    TooLarge {
-        /// Size of what was to be saved, in bytes.
-        size: usize,
-        /// The store's limit, in bytes.
-        limit: usize,
-    },
-    /// A stored record could not be understood (unknown status, missing or
-    /// mistyped attribute).
-    #[error("corrupt record: {reason}")]
-    Corrupt {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The backend failed (network, throttling, missing table, …).
-    #[error("{operation} failed: {message}")]
-    Backend {
-        /// The operation, naming the backend's call and table where it has them.
-        operation: String,
-        /// The backend's error with its context.
-        message: String,
-        /// The original error.
-        #[source]
-        source: Option<BoxError>,
-    },
-}
-
-impl StoreError {
-    /// A backend error for `operation` with the error's own text as message.
-    ///
-    /// ```
-    /// use idem_core::StoreError;
-    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-    /// let e = StoreError::backend("PutItem on table `idem`", io);
-    /// assert_eq!(e.to_string(), "PutItem on table `idem` failed: refused");
-    /// ```
-    pub fn backend(
-        operation: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StoreError::Backend {
-            operation: operation.into(),
-            message: source.to_string(),
-            source: Some(Box::new(source)),
-        }
-    }
-}
 
 /// Where idempotency records live.
 ///
@@ -102,12 +36,28 @@ impl StoreError {
 ///
 /// | method | atomic condition |
 /// |---|---|
-/// | `claim` | absent, expired, or in progress with a lapsed lease |
-/// | `complete` / `release` / `extend` | the lease token still matches, else [`StoreError::LeaseLost`] |
+/// | `claim` | absent, expired, in progress with a lapsed lease — or in progress under the request's own token |
+/// | `complete` | in progress under the lease's token (already completed under it: `Ok`, nothing changes) |
+/// | `release` | in progress under the lease's token (no record at all: `Ok`) |
+/// | `extend` | in progress under the lease's token |
+///
+/// Anything else another run holds is [`StoreError::LeaseLost`] (fencing).
+///
+/// # Writes whose outcome is unknown
+///
+/// A write can be applied and its reply lost (a timeout, a reset, a 500
+/// after the commit); clients and the engine then send the *same* request
+/// again. Each method must give the right answer to that retry, which is why
+/// the rules above recognise the caller's own token: a retried claim finds
+/// its own in-progress record and has acquired; a retried `complete` finds
+/// the record completed under its lease; a retried `release` finds nothing.
+/// A completed record therefore keeps the lease that completed it. The
+/// conformance suite (`idem_core::testing::conformance`, feature `testing`)
+/// checks every rule, these included, and drives the engine through a store
+/// that loses the first reply of every write.
 ///
 /// The trait is dyn-compatible: a process-wide default store is an
-/// `Arc<dyn Store>`. Run `idem_core::testing::conformance`
-/// (feature `testing`) on your own implementation.
+/// `Arc<dyn Store>`.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -120,15 +70,20 @@ pub trait Store: Send + Sync {
     /// Acquires the key, or returns the record that holds it.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// assert!(matches!(store.claim(request.clone()).await?, Claim::Acquired(_)));
-    /// assert!(matches!(store.claim(request).await?, Claim::Existing(r) if r.status == Status::InProgress));
+    /// // Another call (another token) finds the claim…
+    /// let other = ClaimRequest { token: LeaseToken::new(), ..request.clone() };
+    /// assert!(matches!(store.claim(other).await?, Claim::Existing(r) if r.status == Status::InProgress));
+    /// // …while a retry of the same request (its reply lost) has acquired.
+    /// assert!(matches!(store.claim(request).await?, Claim::Acquired(_)));
     /// # Ok(())
     /// # }
     /// ```
@@ -137,15 +92,16 @@ pub trait Store: Send + Sync {
     /// Saves the result and marks the record completed, if the lease still matches.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// let Claim::Acquired(lease) = store.claim(request.clone()).await? else { unreachable!() };
-    /// store.complete(Completion { key, lease: &lease, data: Some("\"ok\""), fingerprint: None, expires_at: 3600 }).await?;
+    /// store.complete(Completion { key, lease: &lease, data: Some("\"ok\""), fingerprint: None, expires_at_s: 3600 }).await?;
     /// assert!(matches!(store.claim(request).await?, Claim::Existing(r) if r.status == Status::Completed));
     /// # Ok(())
     /// # }
@@ -155,13 +111,14 @@ pub trait Store: Send + Sync {
     /// Deletes the claim after a failed body, if the lease still matches.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// let Claim::Acquired(lease) = store.claim(request).await? else { unreachable!() };
     /// store.release(key, &lease).await?;
     /// assert!(store.get(key, 0).await?.is_none());
@@ -173,13 +130,14 @@ pub trait Store: Send + Sync {
     /// Moves the lease's end to `until_ms`, if the lease still matches.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// let Claim::Acquired(lease) = store.claim(request).await? else { unreachable!() };
     /// store.extend(key, &lease, 120_000).await?;
     /// let held = store.get(key, 0).await?.and_then(|r| r.lease);
@@ -192,16 +150,17 @@ pub trait Store: Send + Sync {
     /// Reads a record; an expired one (at `now_ms`) is `None`.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// store.claim(request).await?;
     /// assert!(store.get(key, 3_599_999).await?.is_some());
-    /// assert!(store.get(key, 3_600_000).await?.is_none()); // expires_at is in seconds
+    /// assert!(store.get(key, 3_600_000).await?.is_none()); // expires_at_s is in seconds
     /// # Ok(())
     /// # }
     /// ```
@@ -210,13 +169,14 @@ pub trait Store: Send + Sync {
     /// Deletes a record unconditionally, to force the next call to run again.
     ///
     /// ```
-    /// use idem_core::{Claim, ClaimRequest, Completion, MemoryStore, Status, Store};
+    /// use idem_core::{MemoryStore, Store};
+    /// use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), idem_core::StoreError> {
     /// let store = MemoryStore::new();
     /// let key = "docs::store#00";
-    /// let request = ClaimRequest { key, now_ms: 0, lease_until_ms: 60_000, expires_at: 3600, fingerprint: None };
+    /// let request = ClaimRequest { key, now_ms: 0, token: LeaseToken::new(), lease_until_ms: 60_000, expires_at_s: 3600, fingerprint: None };
     /// store.claim(request.clone()).await?;
     /// store.delete(key).await?;
     /// assert!(matches!(store.claim(request).await?, Claim::Acquired(_)));
