@@ -42,8 +42,19 @@ pub(crate) fn store() -> Result<&'static dyn Store, &'static str> {
 pub(crate) fn disabled() -> bool {
     static DISABLED: OnceLock<bool> = OnceLock::new();
     *DISABLED.get_or_init(|| {
-        let on = std::env::var("IDEM_DISABLED")
-            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
+        let value = std::env::var("IDEM_DISABLED").unwrap_or_default();
+        let on = match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "" | "0" | "false" | "no" | "off" => false,
+            _ => {
+                tracing::warn!(
+                    value = %value,
+                    "IDEM_DISABLED has a value that is neither on (1, true, yes, on) nor off \
+                     (0, false, no, off, empty); idempotency stays on"
+                );
+                false
+            }
+        };
         if on {
             tracing::warn!("IDEM_DISABLED is set: idempotency is off, every call runs its body");
         }

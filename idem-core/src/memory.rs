@@ -191,7 +191,10 @@ impl Store for MemoryStore {
                 let record = held.get();
                 // Our own claim, met again by a retry: it is ours.
                 let ours = record.status == Status::InProgress
-                    && record.lease.as_ref().is_some_and(|l| l.is_held_by(request.token));
+                    && record
+                        .lease
+                        .as_ref()
+                        .is_some_and(|l| l.is_held_by(request.token));
                 if !ours && !record.is_claimable(request.now_ms) {
                     return Ok(Claim::Existing(Arc::clone(record)));
                 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use aws_sdk_dynamodb::Client;
-use idem_core::{Store, StoreError};
 use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Record, Status, StoreFuture};
+use idem_core::{Store, StoreError};
 
 use crate::config::{Attributes, DynamoStoreBuilder, Settings};
 use crate::error::{backend, failed, fenced, is_item_too_large};

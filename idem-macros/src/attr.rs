@@ -28,6 +28,7 @@ const ARGUMENTS: &[&str] = &[
     "name",
     "in_progress",
     "on_missing_key",
+    "on_cancel",
     "crate",
 ];
 
@@ -77,6 +78,8 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) in_progress: Option<InProgress>,
     pub(crate) on_missing_key: Option<OnMissingKey>,
+    /// `on_cancel = "keep"`: `Some(true)`; `"release"`: `Some(false)`.
+    pub(crate) keep_on_cancel: Option<bool>,
     /// `crate = "…"`, or `None` for `::idem_core`.
     pub(crate) krate: Option<Path>,
 }
@@ -149,6 +152,7 @@ fn validate(raw: Vec<(Ident, Expr)>, sig: &Signature, errors: &mut Errors) -> Ar
         name: None,
         in_progress: None,
         on_missing_key: None,
+        keep_on_cancel: None,
         krate: None,
     };
     let roots = Roots::of(sig);
@@ -198,6 +202,18 @@ fn validate(raw: Vec<(Ident, Expr)>, sig: &Signature, errors: &mut Errors) -> Ar
                         other => errors.at(
                             lit.span(),
                             format!("invalid `on_missing_key = \"{other}\"`: expected \"error\" or \"run\""),
+                        ),
+                    }
+                }
+            }
+            "on_cancel" => {
+                if let Some(lit) = string(&value, &arg, "keep", errors) {
+                    match lit.value().as_str() {
+                        "release" => args.keep_on_cancel = Some(false),
+                        "keep" => args.keep_on_cancel = Some(true),
+                        other => errors.at(
+                            lit.span(),
+                            format!("invalid `on_cancel = \"{other}\"`: expected \"release\" or \"keep\""),
                         ),
                     }
                 }

@@ -50,14 +50,31 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     let private = |span: Span| private_path(args, span);
     let call = private(Span::call_site());
 
+    // One static per function: it names the call site, so that two
+    // functions ending up with one namespace fail loudly, and holds a
+    // method's namespace once it is made.
+    let site = quote! {
+        static __IDEM_SITE: #call::Site = #call::Site::new(::core::concat!(
+            ::core::file!(), ":", ::core::line!(), ":", ::core::column!()
+        ));
+    };
     let namespace = match &args.name {
         Some(name) => quote!(#name),
         None => {
             let name = sig.ident.unraw().to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #name))
+            if sig.receiver().is_some() {
+                // Methods of two types in one module must not share records.
+                quote!(__IDEM_SITE.method_namespace(
+                    ::core::module_path!(),
+                    ::core::any::type_name::<Self>(),
+                    #name,
+                ))
+            } else {
+                quote!(::core::concat!(::core::module_path!(), "::", #name))
+            }
         }
     };
-    let mut chain = quote!(#call::Idempotent::new(#namespace));
+    let mut chain = quote!(#call::Idempotent::new(#namespace).site(&__IDEM_SITE));
     if let Some(ms) = args.ttl_ms {
         chain.extend(quote!(.ttl(#call::Duration::from_millis(#ms))));
     }
@@ -83,6 +100,10 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             OnMissingKey::Run => quote!(Run),
         };
         chain.extend(quote!(.on_missing_key(#call::OnMissingKey::#policy)));
+    }
+    if let Some(keep) = args.keep_on_cancel {
+        let policy = if keep { quote!(Keep) } else { quote!(Release) };
+        chain.extend(quote!(.on_cancel(#call::OnCancel::#policy)));
     }
     if let Some(store) = &args.store {
         chain.extend(quote!(.store(&(#store))));
@@ -146,6 +167,7 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
         #vis #sig {
             #(#inner)*
             #assert
+            #site
             #call
         }
     }

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken, Status};
 use idem_core::{Cached, Clock, Error, Idempotent, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
 use idem_dynamo::DynamoStore;
 
 async fn charge<S: Store>(
@@ -140,11 +140,16 @@ async fn in_progress_duplicate_costs_one_round_trip() {
     let (first, finish_tx) = hold_slow_job(&store).await;
     db.requests.take();
     match slow_job_again(&store).await {
-        Err(Error::InProgress { retry_after, .. }) => {
+        Err(Error::InProgress {
+            retry_after,
+            lease_lapses_in,
+            ..
+        }) => {
             assert!(
-                retry_after.as_secs() > 200,
-                "the lease is 5 min: {retry_after:?}"
+                lease_lapses_in.as_secs() > 200,
+                "the lease is 5 min: {lease_lapses_in:?}"
             );
+            assert!(retry_after <= std::time::Duration::from_secs(1));
         }
         other => panic!("expected InProgress, got {other:?}"),
     }
