@@ -381,6 +381,12 @@ impl Store for DynamoStore {
         Box::pin(self.delete_inner(key))
     }
 
+    /// A clone (the client is a shared handle), so the claim of a call whose
+    /// future was dropped mid-body is released by a task of the runtime.
+    fn detach(&self) -> Option<Arc<dyn Store>> {
+        Some(Arc::new(self.clone()))
+    }
+
     /// 400 KB less the other attributes of a completed item with the longest
     /// key DynamoDB accepts: about 396 KB.
     fn max_data_bytes(&self) -> Option<usize> {

@@ -398,3 +398,43 @@ async fn a_result_of_max_data_bytes_fits() {
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_call_releases_its_claim_on_dynamodb() {
+    let Some(db) = dynamo_support::local("cancelled") else {
+        return;
+    };
+    let store = db.store().await;
+    let slow = Idempotent::new("dynamo::cancelled")
+        .store(&store)
+        .key("id", "c-1")
+        .run(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok::<_, Error>(1u8)
+        });
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(300), slow).await;
+    assert!(cut.is_err(), "the caller gave up");
+    // The release runs on the runtime, after the call is gone.
+    let mut released = false;
+    for _ in 0..100 {
+        let again = Idempotent::new("dynamo::cancelled")
+            .store(&store)
+            .key("id", "c-1")
+            .run(|| async { Ok::<_, Error>(2u8) })
+            .await;
+        match again {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                released = true;
+                break;
+            }
+            Err(Error::InProgress { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(released, "the key was freed well before its 5-minute lease");
+    let ops = db.requests.take();
+    assert!(ops.contains(&"DeleteItem".to_owned()), "{ops:?}");
+}
