@@ -71,6 +71,7 @@ mod error;
 mod key;
 mod memory;
 mod outcome;
+pub mod path;
 mod site;
 pub mod store;
 mod telemetry;
@@ -127,7 +128,7 @@ pub use store::{Store, StoreError};
 ///
 /// | argument | default | meaning |
 /// |---|---|---|
-/// | `key = "…"` | required | comma-separated paths, each rooted at a parameter or `self`: `"req.tenant, req.request_id"` |
+/// | `key = "…"` | required | comma-separated paths, each rooted at a parameter or `self`: `"req.tenant, req.request_id"`; see "Key paths" below |
 /// | `ttl = "…"` | `"1h"` | how long a result is replayed: `"30s"`, `"15m"`, `"48h"`, `"7d"`, `"1h30m"`, `"500ms"` |
 /// | `lease = "…"` | `"5m"` | how long a claim survives without renewal; must be shorter than `ttl` |
 /// | `deadline = expr` | none | the caller's deadline ([`IntoDeadline`]: unix ms, `SystemTime`, `Option` of those); the lease never outlives it |
@@ -150,8 +151,25 @@ pub use store::{Store, StoreError};
 /// exist, a part that is not `Serialize`) are reported on the whole string:
 /// on stable Rust a span cannot point inside a string literal.
 ///
-/// Methods are namespaced `module_path!()::method`: give `name = "…"` when
-/// two types in one module guard methods of the same name.
+/// # Key paths
+///
+/// | step | meaning | checked |
+/// |---|---|---|
+/// | `.field`, `.0` | a field | at compile time |
+/// | `?` | through an `Option` field (`event.detail?.order_id`) | at compile time that it is an `Option`; `None` is a missing part |
+/// | `[member]`, `["odd-name"]` | a member of a `serde_json::Value` object or a map with string keys (`event.detail[order_id]`) | at run time; absent is a missing part |
+/// | `[0]` | an element of a `Value` array, a `Vec` or a slice (`records[0].id`) | at run time |
+/// | `json(path)` | the JSON held in a string (`json(message.body)[order][id]`: SQS and API Gateway bodies), parsed once per call for all parts | at run time; not JSON is `InvalidKey` |
+///
+/// A missing part is [`Error::MissingKey`] naming the whole path as written
+/// (or runs unguarded with `on_missing_key = "run"`). The run-time steps are
+/// [`path`]'s, for use with the builder too.
+///
+/// Methods are namespaced `module_path!()::Type::method` (the `Self` type's
+/// own name), functions `module_path!()::fn`. The namespace is part of every
+/// stored key: moving or renaming a function changes it, so pin `name = "…"`
+/// before production. Two `#[idempotent]` functions that end up with one
+/// namespace in one process fail with [`Error::NamespaceClash`].
 ///
 /// The expansion is the [`Idempotent`] builder chain, nothing more (see
 /// "Expansion" below).

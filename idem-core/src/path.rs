@@ -1,10 +1,35 @@
 //! The run-time half of key paths: steps through an `Option` (`?`), lookups
-//! into JSON values, maps and sequences (`['member']`, `[0]`), and JSON held
+//! into JSON values, maps and sequences (`[member]`, `[0]`), and JSON held
 //! in a string (`json(…)`), parsed once per call however many parts use it.
 //!
 //! The typed half — fields, checked by the compiler — is plain field access
-//! in the expansion; each dynamic step here returns an `Option`, and a `None`
-//! anywhere makes the whole part missing (`Error::MissingKey` naming it).
+//! in the expansion; each dynamic step here may find nothing, and then the
+//! whole part is missing ([`Error::MissingKey`](crate::Error::MissingKey)
+//! naming it). `#[idempotent]` expands to these calls; the builder can use
+//! them as they are:
+//!
+//! ```
+//! use idem_core::path::{lookup, JsonOnce};
+//! use idem_core::{Error, Idempotent, MemoryStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let store = MemoryStore::new();
+//! let body = Some(String::from(r#"{"tenant":"t-1","order":{"id":"o-9"}}"#));
+//! let json = JsonOnce::new(); // parsed once for both parts
+//! let total = Idempotent::new("docs::paths")
+//!     .store(&store)
+//!     .key("json(body)[tenant]", &json.root(&body).then(|v| lookup(v, "tenant")))
+//!     .key(
+//!         "json(body)[order][id]",
+//!         &json.root(&body).then(|v| lookup(v, "order")).then(|v| lookup(v, "id")),
+//!     )
+//!     .run(|| async { Ok::<_, Error>(42) })
+//!     .await?;
+//! assert_eq!(total, 42);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -37,7 +62,7 @@ impl<T> Optional for Option<T> {
 #[diagnostic::on_unimplemented(
     message = "`[…]` in a key path looks into JSON, a map or a sequence, and `{Self}` is none of those",
     label = "cannot be indexed by `{I}` in a key path",
-    note = "`['name']` works on `serde_json::Value` and maps with string keys, `[0]` on `Value`, `Vec` and slices; fields of a struct are `.name`"
+    note = "`[name]` works on `serde_json::Value` and maps with string keys, `[0]` on `Value`, `Vec` and slices; fields of a struct are `.name`"
 )]
 pub trait Lookup<I> {
     /// What a lookup yields.
@@ -237,6 +262,6 @@ pub fn through<O: Optional + ?Sized>(value: &O) -> Option<&O::Inner> {
 
 /// `Lookup::lookup`, likewise.
 #[inline]
-pub fn lookup<'a, L: Lookup<I> + ?Sized, I>(value: &'a L, index: I) -> Option<&'a L::Output> {
+pub fn lookup<L: Lookup<I> + ?Sized, I>(value: &L, index: I) -> Option<&L::Output> {
     value.lookup(index)
 }

@@ -2,6 +2,7 @@
 //! (`::idem_core::__private::…`). Not public API: it changes with the macro,
 //! which idem-core pins exactly.
 
+pub use crate::path::{lookup, through, JsonOnce, Part};
 pub use crate::site::Site;
 pub use crate::{Error, Idempotent, InProgress, OnCancel, OnMissingKey};
 pub use std::time::Duration;

@@ -9,6 +9,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, ItemFn, ReturnType, Type};
 
 use crate::attr::{self, Args, InProgress, OnMissingKey};
+use crate::path::{part_expr, KeyPath};
 
 pub(crate) fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -111,15 +112,36 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     // Key parts are hashed here, by reference, before the body may move
     // the arguments. Their tokens carry the key string's span, so a missing
     // field or a part that is not `Serialize` is reported on the string.
+    // `json(…)` texts: one parse per call, shared by the parts that read it.
+    let mut json_texts: Vec<String> = Vec::new();
+    for part in args.key.iter().chain(&args.validate) {
+        if let Some(text) = part.json_text() {
+            if !json_texts.contains(&text) {
+                json_texts.push(text);
+            }
+        }
+    }
+    let json_cache = |part: &KeyPath| {
+        let text = part.json_text().unwrap_or_default();
+        let n = json_texts.iter().position(|t| *t == text).unwrap_or(0);
+        syn::Ident::new(&format!("__idem_json_{n}"), Span::call_site())
+    };
+    let json_locals = (0..json_texts.len()).map(|n| {
+        let ident = syn::Ident::new(&format!("__idem_json_{n}"), Span::call_site());
+        quote!(let #ident = #call::JsonOnce::new();)
+    });
+    let json_locals = quote!(#(#json_locals)*);
     for part in &args.key {
-        let (text, expr, span) = (&part.text, &part.expr, part.span);
+        let (text, span) = (&part.text, part.span);
         let private = private(span);
-        chain.extend(quote_spanned!(span=> .key(#text, #private::key_part(&#expr))));
+        let expr = part_expr(part, &private, &json_cache);
+        chain.extend(quote_spanned!(span=> .key(#text, #private::key_part(#expr))));
     }
     for part in &args.validate {
-        let (expr, span) = (&part.expr, part.span);
+        let span = part.span;
         let private = private(span);
-        chain.extend(quote_spanned!(span=> .validate(#private::key_part(&#expr))));
+        let expr = part_expr(part, &private, &json_cache);
+        chain.extend(quote_spanned!(span=> .validate(#private::key_part(#expr))));
     }
 
     // The assertion and `.run` share one span, the return type's: a result
@@ -168,6 +190,7 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             #(#inner)*
             #assert
             #site
+            #json_locals
             #call
         }
     }
@@ -190,7 +213,7 @@ fn type_span(ty: &Type) -> Span {
 fn private_path(args: &Args, span: Span) -> TokenStream {
     match &args.krate {
         Some(krate) => {
-            let krate = attr::respan(quote!(#krate), span);
+            let krate = crate::path::respan(quote!(#krate), span);
             quote_spanned!(span=> #krate::__private)
         }
         None => quote_spanned!(span=> ::idem_core::__private),
