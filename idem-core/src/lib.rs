@@ -5,6 +5,40 @@
 //! replays, HTTP client retries), and replay the saved result to every
 //! duplicate.
 //!
+//! ## The attribute
+//!
+//! ```
+//! use idem_core::idempotent;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize)]
+//! struct Order { order_id: String, amount_cents: u64 }
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Receipt { charged_cents: u64 }
+//!
+//! #[idempotent(key = "order.order_id", ttl = "48h")]
+//! async fn charge(order: &Order) -> Result<Receipt, idem_core::Error> {
+//!     Ok(Receipt { charged_cents: order.amount_cents }) // the side effect goes here
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), idem_core::Error> {
+//! let order = Order { order_id: "ord-1".into(), amount_cents: 1250 };
+//! let first = charge(&order).await?;
+//! let again = charge(&order).await?; // a duplicate delivery: replayed, not run
+//! assert_eq!(first, again);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`idempotent`] lists its arguments (key paths, `ttl`, `lease`,
+//! `validate`, `store`, `in_progress`, …); every mistake is a compile error.
+//!
+//! ## The builder
+//!
+//! The attribute expands to [`Idempotent`], which closures can use directly:
+//!
 //! ```
 //! use idem_core::{Idempotent, MemoryStore};
 //!
@@ -25,26 +59,47 @@
 //! # }
 //! ```
 //!
+//! ## Stores
+//!
+//! [`MemoryStore`] (in process), [`Cached`] (a local cache of completed
+//! records in front of any store), `idem_dynamo::DynamoStore` (DynamoDB, in
+//! Powertools' table layout). Calls without `store = …` use the process
+//! default ([`set_default_store`]). To write a store of your own, see
+//! [`store`]: the [`Store`] trait, its records and its rules.
+//!
+//! ## Testing
+//!
+//! [`testing`] (feature `testing`): a store of each test's own
+//! (`testing::scoped_store`), a claim left as a crashed run leaves it
+//! (`testing::crashed_claim`), a manual clock, a counting and a
+//! fault-injecting store, and the conformance suite every store must pass.
+//!
 //! ## The call flow
 //!
 //! 1. The key parts are hashed ([`Key`]) before the arguments move into the body.
 //! 2. `store.claim(key)`:
 //!    - acquired → run the body (renewing the lease while it runs; the
-//!      body sees [`current_key()`]) → `Ok` is saved and returned, `Err`
-//!      releases the claim so a retry runs again;
+//!      body sees [`current_key()`]) → `Ok` is saved and returned; `Err`, a
+//!      panic or a dropped future release the claim so a retry runs again;
 //!    - completed → the saved result is decoded and returned (the body does
 //!      not run), after checking the payload fingerprint if `validate` is set;
-//!    - in progress → [`Error::InProgress`] with `retry_after`, or poll
-//!      ([`InProgress::Wait`]).
+//!    - in progress → [`Error::InProgress`] with `retry_after`, or wait for
+//!      the result, reading the record ([`InProgress::Wait`]).
 //! 3. A run that crashed holds its claim only until its lease lapses.
 //!
-//! ## Choices where the design is silent
+//! ## Choices made here
 //!
-//! - A result that cannot be saved (too large for the store, or not
-//!   encodable as JSON) is saved as *completed without data*: the effect never
-//!   runs again, and replays get [`Error::ReplayUnavailable`].
+//! - A result that cannot be saved (too large for the store, or not held
+//!   faithfully by JSON: a NaN, an infinity) is saved as *completed without
+//!   data*: the effect never runs again, and replays get
+//!   [`Error::ReplayUnavailable`].
 //! - `lease` is capped at `ttl`; `deadline` caps the lease further.
+//! - `ttl` is kept in whole seconds (the `expiration` attribute of
+//!   Powertools' layout is epoch seconds), rounded up: `ttl = "1s"` replays
+//!   for 1 to 2 s. Leases keep milliseconds.
 //! - Fingerprints are compared only when both the record and the call have one.
+//! - Store writes whose outcome is unknown are retried twice with the same
+//!   lease token (after the backend's own retries).
 //! - `IDEM_DISABLED=1` (or `true`, `yes`, `on`, in any case) turns idempotency
 //!   off process-wide; an unrecognised value warns and leaves it on; it is
 //!   read once.
@@ -55,12 +110,14 @@
 //! ## Features
 //!
 //! - `macros` (default): the `#[idempotent]` attribute.
-//! - `testing`: the store conformance suite and a fault-injecting store.
+//! - `testing`: test support (above) and the store conformance suite.
 //! - `metrics`: counters through the `metrics` facade, labelled by `namespace`:
 //!   `idem_calls_total` (also by `outcome`: `executed`, `replayed`,
 //!   `in_progress`, `body_error`, `error`, `unguarded`),
 //!   `idem_store_errors_total` and `idem_complete_failures_total`. The
 //!   duplicate rate is `replayed / (executed + replayed)`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 mod clock;
@@ -76,13 +133,14 @@ mod site;
 pub mod store;
 mod telemetry;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use cache::Cached;
 pub use clock::{Clock, IntoDeadline, SystemClock};
 pub use context::current_key;
 pub(crate) use default::disabled;
-pub use default::set_default_store;
+pub use default::{set_default_store, AlreadySet};
 pub use engine::{Idempotent, InProgress, OnCancel, OnMissingKey, DEFAULT_LEASE, DEFAULT_TTL};
 pub use error::Error;
 pub use key::{Fingerprint, FingerprintBuilder, Key, KeyBuilder, KeyError, ShortKey};
@@ -174,6 +232,7 @@ pub use store::{Store, StoreError};
 /// The expansion is the [`Idempotent`] builder chain, nothing more (see
 /// "Expansion" below).
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use idem_macros::idempotent;
 
 /// Support for code generated by `#[idempotent]`. Not public API.

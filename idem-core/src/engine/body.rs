@@ -33,7 +33,7 @@ impl Call<'_> {
         // Armed until the body has ended: dropped before that (the caller
         // left), it releases the claim.
         let mut guard = ReleaseOnDrop {
-            store: self.store,
+            store: self.store.get(),
             key: self.key.storage_key(),
             lease: Some(&lease),
         };
@@ -72,7 +72,7 @@ impl Call<'_> {
     }
 
     async fn release(&self, key: &str, lease: &Lease) {
-        if let Err(e) = retry::release(self.store, key, lease).await {
+        if let Err(e) = retry::release(self.store.get(), key, lease).await {
             telemetry::store_error(self.key.namespace_cow());
             tracing::warn!(
                 error = %e,
@@ -98,7 +98,12 @@ impl Call<'_> {
                 renewing = false;
                 continue;
             }
-            match self.store.extend(self.key.storage_key(), lease, next).await {
+            match self
+                .store
+                .get()
+                .extend(self.key.storage_key(), lease, next)
+                .await
+            {
                 Ok(()) => until = next,
                 Err(StoreError::LeaseLost) => {
                     tracing::warn!("lease lost while the body runs: another run took the key over");
@@ -120,6 +125,7 @@ impl Call<'_> {
         let data = encode(value).filter(|d| {
             let fits = self
                 .store
+                .get()
                 .max_data_bytes()
                 .is_none_or(|limit| d.len() <= limit);
             if !fits {
@@ -137,7 +143,7 @@ impl Call<'_> {
             fingerprint: self.fingerprint.as_ref(),
             expires_at_s: self.expires_at_s(self.now_ms()),
         };
-        let mut outcome = retry::complete(self.store, completion.clone()).await;
+        let mut outcome = retry::complete(self.store.get(), completion.clone()).await;
         if let Err(StoreError::TooLarge { size, limit }) = outcome {
             tracing::warn!(
                 size,
@@ -145,7 +151,7 @@ impl Call<'_> {
                 "the store refused the result as too large; saving it as not replayable"
             );
             completion.data = None;
-            outcome = retry::complete(self.store, completion).await;
+            outcome = retry::complete(self.store.get(), completion).await;
         }
         if let Err(e) = outcome {
             telemetry::complete_failure(self.key.namespace_cow());

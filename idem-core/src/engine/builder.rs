@@ -61,6 +61,24 @@ pub struct Idempotent<'a> {
     pub(super) clock: &'a dyn Clock,
 }
 
+/// The configuration, not the store or clock (trait objects) nor the
+/// hashing state.
+impl std::fmt::Debug for Idempotent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotent")
+            .field("namespace", self.key.namespace())
+            .field("ttl", &self.ttl)
+            .field("lease", &self.lease)
+            .field("deadline_ms", &self.deadline_ms)
+            .field("in_progress", &self.in_progress)
+            .field("on_missing_key", &self.on_missing_key)
+            .field("on_cancel", &self.on_cancel)
+            .field("validate", &self.fingerprint.is_some())
+            .field("store", &self.store.map(|_| "given").unwrap_or("default"))
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Idempotent<'a> {
     /// A call in `namespace`: records of different namespaces never meet.
     /// `#[idempotent]` uses `module_path!()::fn_name`.

@@ -13,7 +13,7 @@ use super::{millis, retry};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::key::{Fingerprint, Key};
-use crate::store::{Claim, ClaimRequest, LeaseToken, Record, Status, Store, StoreError};
+use crate::store::{Claim, ClaimRequest, LeaseToken, Record, Status, StoreError};
 use crate::telemetry::{self, Label};
 
 /// First pause between polls of `in_progress = wait`; doubles up to [`MAX_POLL`].
@@ -28,7 +28,7 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Call<'c> {
     pub(crate) key: Key,
     pub(crate) fingerprint: Option<Fingerprint>,
-    pub(crate) store: &'c dyn Store,
+    pub(crate) store: crate::default::StoreHandle<'c>,
     pub(crate) clock: &'c dyn Clock,
     pub(crate) ttl: Duration,
     pub(crate) lease: Duration,
@@ -153,7 +153,7 @@ impl Call<'_> {
             expires_at_s: self.expires_at_s(now),
             fingerprint: self.fingerprint.as_ref(),
         };
-        match retry::claim(self.store, request).await {
+        match retry::claim(self.store.get(), request).await {
             Ok(Claim::Acquired(lease)) => Ok(Found::Claimed(lease)),
             Ok(Claim::Existing(record)) => Ok(Found::Held(record)),
             Err(e) => Err(e),
@@ -165,7 +165,7 @@ impl Call<'_> {
     /// a record that could be claimed is worth a claim.
     async fn look(&self) -> Result<Found, StoreError> {
         let now = self.now_ms();
-        match self.store.get(self.key.storage_key(), now).await? {
+        match self.store.get().get(self.key.storage_key(), now).await? {
             Some(record) if !record.is_claimable(now) => Ok(Found::Held(record.into())),
             _ => Ok(Found::Free),
         }

@@ -176,7 +176,7 @@ impl<'a> Idempotent<'a> {
             Err(e) => return Plan::Failed(key_error(e, Some(key.namespace()))),
         };
         let store = match self.store {
-            Some(store) => store,
+            Some(store) => crate::default::StoreHandle::Borrowed(store),
             None => match crate::default::store() {
                 Ok(store) => store,
                 Err(reason) => {
