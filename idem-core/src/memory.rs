@@ -169,12 +169,14 @@ struct Slot {
 }
 
 /// What few records have: a key not of the canonical form, a fingerprint,
-/// a result too long to inline.
+/// a result too long to inline, and, once a completed record has been
+/// replayed, the [`Record`] handed out, so later replays copy nothing.
 #[derive(Default)]
 struct Extra {
     key: Option<Box<str>>,
     fingerprint: Option<Fingerprint>,
     data: Option<Box<str>>,
+    shared: Option<Arc<Record>>,
 }
 
 const FREE: u32 = u32::MAX;
@@ -207,9 +209,16 @@ enum KeyRef<'k> {
 
 impl<'k> KeyRef<'k> {
     fn parse(key: &'k str) -> Self {
-        if let Some((ns, hex)) = key.rsplit_once('#') {
-            if let Some(digest) = parse_hex(hex) {
-                return KeyRef::Digest { ns, digest };
+        // `#` and exactly 64 hex digits at the end: no `#` among them, so
+        // this `#` is the last one.
+        if let Some(split) = key.len().checked_sub(65) {
+            if key.as_bytes()[split] == b'#' {
+                if let Some(digest) = parse_hex(&key.as_bytes()[split + 1..]) {
+                    return KeyRef::Digest {
+                        ns: &key[..split],
+                        digest,
+                    };
+                }
             }
         }
         KeyRef::Other(key)
@@ -217,32 +226,33 @@ impl<'k> KeyRef<'k> {
 }
 
 /// 64 lowercase hex digits (the only spelling `push_hex` writes back).
-fn parse_hex(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.as_bytes();
+/// Eight digits at a time, in the bytes of a `u64` (a replay parses its key).
+fn parse_hex(hex: &[u8]) -> Option<[u8; 32]> {
+    const LOW7: u64 = 0x0101_0101_0101_0101;
     if hex.len() != 64 {
         return None;
     }
     let mut digest = [0u8; 32];
-    let mut bad = 0u8;
-    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
-        let (hi, lo) = (NIBBLES[usize::from(pair[0])], NIBBLES[usize::from(pair[1])]);
-        bad |= hi | lo;
-        *byte = (hi << 4) | (lo & 0x0f);
+    let mut valid = u64::MAX;
+    for (out, digits) in digest.chunks_exact_mut(4).zip(hex.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(digits);
+        let x = u64::from_le_bytes(word);
+        // Each byte below 0x80, so adding at most 0x50 carries into no other.
+        let ascii = !x & (LOW7 * 0x80);
+        let at_least = |c: u64| (x & (LOW7 * 0x7f)).wrapping_add(LOW7 * (0x80 - c)) & (LOW7 * 0x80);
+        let digit = at_least(0x30) & !at_least(0x3a);
+        let letter = at_least(0x61) & !at_least(0x67);
+        valid &= ascii & (digit | letter) | !(LOW7 * 0x80);
+        // '0'..'9' -> 0..9, 'a'..'f' -> 10..15 (letters have bit 6 set).
+        let nibbles = (x & (LOW7 * 0x0f)) + ((x >> 6) & LOW7) * 9;
+        // Byte 2k becomes (digit 2k << 4) | digit 2k+1.
+        let pairs = (nibbles << 4) | (nibbles >> 8);
+        let b = pairs.to_le_bytes();
+        out.copy_from_slice(&[b[0], b[2], b[4], b[6]]);
     }
-    // Invalid digits are 0x10 in the table: one test for all 64.
-    (bad & 0x10 == 0).then_some(digest)
+    (valid == u64::MAX).then_some(digest)
 }
-
-/// The value of each lowercase hex digit; `0x10` for anything else.
-static NIBBLES: [u8; 256] = {
-    let mut table = [0x10u8; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
 
 impl Slot {
     fn new(ns: u32, digest: [u8; 32], request: &ClaimRequest<'_>, key: Option<&str>) -> Self {
@@ -262,6 +272,7 @@ impl Slot {
                 key: key.map(Box::from),
                 fingerprint: request.fingerprint.cloned(),
                 data: None,
+                shared: None,
             }));
         }
         slot
@@ -292,6 +303,7 @@ impl Slot {
         self.flags &= !(flag::INLINE_DATA | flag::EXTRA_DATA);
         if let Some(extra) = self.extra.as_mut() {
             extra.data = None;
+            extra.shared = None;
         }
         match data {
             Some(d) if d.len() <= INLINE => {
@@ -311,7 +323,7 @@ impl Slot {
         if self.flags & flag::INLINE_DATA != 0 {
             let bytes = &self.inline[..usize::from(self.data_len)];
             // Written from a `&str`, so always UTF-8.
-            return Some(String::from_utf8_lossy(bytes).into_owned());
+            return std::str::from_utf8(bytes).ok().map(String::from);
         }
         if self.flags & flag::EXTRA_DATA != 0 {
             return self
@@ -320,6 +332,20 @@ impl Slot {
                 .and_then(|e| e.data.as_deref().map(String::from));
         }
         None
+    }
+
+    /// The record a claim hands out: built once for a completed record and
+    /// kept (completed records change only by being replaced or removed).
+    fn shared_record(&mut self, key: &str) -> Arc<Record> {
+        if self.status() != Status::Completed {
+            return Arc::new(self.record(key));
+        }
+        if let Some(shared) = self.extra.as_ref().and_then(|e| e.shared.as_ref()) {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(self.record(key));
+        self.extra.get_or_insert_with(Box::default).shared = Some(Arc::clone(&shared));
+        shared
     }
 
     /// The record as the `Store` trait hands it out, under its stored `key`.
@@ -487,8 +513,11 @@ impl Shard {
     fn sweep(&mut self, now_ms: u64, hasher: &RandomState) {
         let slots = self.slab.len();
         for _ in 0..SWEEP_STEP.min(slots) {
-            let i = self.cursor % slots;
-            self.cursor = i + 1;
+            if self.cursor >= slots {
+                self.cursor = 0;
+            }
+            let i = self.cursor;
+            self.cursor += 1;
             let slot = self.slab.get(i);
             if slot.ns == FREE || !slot.is_expired(now_ms) {
                 continue;
@@ -522,7 +551,6 @@ impl Store for MemoryStore {
                 KeyRef::Digest { ns, digest } => (shard.intern(ns), *digest, None),
                 KeyRef::Other(k) => (OTHER_KEY, [0; 32], Some(*k)),
             };
-            let new = Slot::new(ns, digest, &request, whole);
             // One probe serves the duplicate and the new claim alike.
             let Shard { index, slab, .. } = shard;
             let entry = index.entry(
@@ -536,12 +564,12 @@ impl Store for MemoryStore {
                     // Our own claim, met again by a retry: it is ours.
                     let ours = slot.status() == Status::InProgress && slot.token == request.token;
                     if !ours && !slot.is_claimable(request.now_ms) {
-                        return Ok(Claim::Existing(Arc::new(slot.record(request.key))));
+                        return Ok(Claim::Existing(slot.shared_record(request.key)));
                     }
-                    *slot = new;
+                    *slot = Slot::new(ns, digest, &request, whole);
                 }
                 Entry::Vacant(vacant) => {
-                    let slot = slab.alloc(new);
+                    let slot = slab.alloc(Slot::new(ns, digest, &request, whole));
                     vacant.insert(IndexEntry { slot, hash });
                 }
             }
@@ -653,6 +681,32 @@ mod tests {
     }
 
     #[test]
+    fn hex_parsing_accepts_exactly_the_lowercase_digits() {
+        let digits = b"0123456789abcdef";
+        for c in 0..=255u8 {
+            let mut hex = [b'0'; 64];
+            for pos in [0, 7, 8, 63] {
+                hex[pos] = c;
+                let expected = digits.iter().position(|&d| d == c).map(|v| v as u8);
+                let parsed = parse_hex(&hex);
+                match expected {
+                    Some(v) => {
+                        let p = parsed.expect("valid");
+                        let byte = p[pos / 2];
+                        assert_eq!(if pos % 2 == 0 { byte >> 4 } else { byte & 0xf }, v);
+                    }
+                    None => assert_eq!(parsed, None, "byte {c:#x} at {pos}"),
+                }
+                hex[pos] = b'0';
+            }
+        }
+        let mut hex = String::new();
+        let digest: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        crate::key::push_hex(&mut hex, &digest);
+        assert_eq!(parse_hex(hex.as_bytes()), Some(digest));
+    }
+
+    #[test]
     fn only_lowercase_64_digit_hex_after_the_last_hash_is_a_digest_key() {
         let hex = "ab".repeat(32);
         let canonical = format!("a#b::f#{hex}");
@@ -668,5 +722,57 @@ mod tests {
         ] {
             assert!(matches!(KeyRef::parse(&other), KeyRef::Other(_)), "{other}");
         }
+    }
+
+    #[tokio::test]
+    async fn replays_share_one_record_until_the_key_is_taken_over() {
+        let store = MemoryStore::new();
+        let key = format!("tests::share#{}", "0f".repeat(32));
+        let claim = |now_ms: u64, token| ClaimRequest {
+            key: &key,
+            now_ms,
+            token,
+            lease_until_ms: now_ms + 1_000,
+            expires_at_s: now_ms / 1000 + 10,
+            fingerprint: None,
+        };
+        let existing = |claim: Claim| match claim {
+            Claim::Existing(record) => record,
+            Claim::Acquired(_) => panic!("the key is held"),
+        };
+        for (round, data) in [(0u64, "\"first\""), (1, &"x".repeat(100))] {
+            let now = round * 60_000;
+            let Ok(Claim::Acquired(lease)) = store.claim(claim(now, LeaseToken::new())).await
+            else {
+                panic!("round {round}: acquired");
+            };
+            let done = Completion {
+                key: &key,
+                lease: &lease,
+                data: Some(data),
+                fingerprint: None,
+                expires_at_s: now / 1000 + 10,
+            };
+            store.complete(done).await.expect("completed");
+            let a = existing(
+                store
+                    .claim(claim(now, LeaseToken::new()))
+                    .await
+                    .expect("claim"),
+            );
+            let b = existing(
+                store
+                    .claim(claim(now, LeaseToken::new()))
+                    .await
+                    .expect("claim"),
+            );
+            assert!(Arc::ptr_eq(&a, &b), "one record for every replay");
+            assert_eq!(
+                (a.key.as_str(), a.data.as_deref()),
+                (key.as_str(), Some(data))
+            );
+            assert_eq!(a.lease, Some(lease));
+        }
+        assert_eq!(store.len(), 1);
     }
 }

@@ -20,7 +20,6 @@
 //! after, by their encoding. Enums take JSON's externally tagged form: a
 //! unit variant is its name as a string, the others a one-entry map.
 
-use std::cell::Cell;
 use std::fmt;
 
 use serde::ser::{self, Serialize};
@@ -75,21 +74,34 @@ pub(super) fn encode<T: Serialize + ?Sized>(
     value: &T,
     top: bool,
 ) -> Result<(), HashError> {
-    // Taken out of the cell, so a `Serialize` impl that builds a key of its
-    // own meanwhile gets a fresh buffer rather than this one.
-    let mut s = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    // Borrowed in place; a `Serialize` impl that builds a key of its own
+    // meanwhile (or a thread being torn down) gets a fresh buffer instead.
+    SCRATCH
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => encode_with(&mut s, sink, value, top),
+            Err(_) => encode_with(&mut Scratch::default(), sink, value, top),
+        })
+        .unwrap_or_else(|_| encode_with(&mut Scratch::default(), sink, value, top))
+}
+
+fn encode_with<T: Serialize + ?Sized>(
+    s: &mut Scratch,
+    sink: &mut Sink,
+    value: &T,
+    top: bool,
+) -> Result<(), HashError> {
     s.out.clear();
     s.ranges.clear();
     if s.out.capacity() == 0 {
         // The last large part went to a sink, whose finish pooled it.
         s.out = take_pooled();
     }
-    let result = value.serialize(&mut Encoder { s: &mut s, top });
+    let result = value.serialize(&mut Encoder { s, top });
     if result.is_ok() {
         sink.write_vec(&mut s.out);
     }
-    if s.out.capacity().max(s.tmp.capacity()) <= MAX_KEPT {
-        let _ = SCRATCH.try_with(|cell| cell.set(s));
+    if s.out.capacity().max(s.tmp.capacity()) > MAX_KEPT {
+        *s = Scratch::default();
     }
     result
 }

@@ -1,7 +1,7 @@
 //! The buffer one key part is encoded into, and the canonical order of map
 //! entries, applied in place when a map closes.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 
 use super::encoder::tag;
@@ -50,8 +50,8 @@ impl Entry {
 pub(super) const MAX_KEPT: usize = 64 * 1024;
 
 thread_local! {
-    pub(super) static SCRATCH: Cell<Scratch> = const {
-        Cell::new(Scratch { out: Vec::new(), tmp: Vec::new(), ranges: Vec::new() })
+    pub(super) static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch { out: Vec::new(), tmp: Vec::new(), ranges: Vec::new() })
     };
 }
 
