@@ -32,9 +32,14 @@ pub(super) struct Entry {
 /// The sort prefix of an entry whose key is the string `key`.
 #[inline]
 pub(super) fn str_prefix(key: &[u8]) -> u64 {
+    // A fixed-size load when there are 8 bytes, not a `memcpy` call.
+    if let Some(first) = key.first_chunk::<8>() {
+        return u64::from_be_bytes(*first);
+    }
     let mut bytes = [0u8; 8];
-    let n = key.len().min(8);
-    bytes[..n].copy_from_slice(&key[..n]);
+    for (b, k) in bytes.iter_mut().zip(key) {
+        *b = *k;
+    }
     u64::from_be_bytes(bytes)
 }
 
@@ -87,8 +92,14 @@ impl Scratch {
 
     #[inline]
     pub(super) fn prefixed(&mut self, tag: u8, bytes: &[u8]) {
-        self.byte(tag);
-        self.varint(bytes.len() as u64);
+        match u8::try_from(bytes.len()) {
+            // Tag and one-byte length in one write, the usual case.
+            Ok(len) if len < 0x80 => self.out.extend_from_slice(&[tag, len]),
+            _ => {
+                self.byte(tag);
+                self.varint(bytes.len() as u64);
+            }
+        }
         self.out.extend_from_slice(bytes);
     }
 
@@ -170,11 +181,18 @@ pub(super) fn entry_order(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 /// The key's bytes, if the entry's key is a string.
+#[inline]
 pub(super) fn str_key(entry: &[u8]) -> Option<&[u8]> {
-    let (&first, rest) = entry.split_first()?;
-    if first != tag::STR {
-        return None;
+    match entry {
+        // A key shorter than 128 bytes: a one-byte length.
+        [tag::STR, len, rest @ ..] if *len < 0x80 => rest.get(..usize::from(*len)),
+        [tag::STR, rest @ ..] => long_str_key(rest),
+        _ => None,
     }
+}
+
+#[cold]
+fn long_str_key(rest: &[u8]) -> Option<&[u8]> {
     let mut len = 0usize;
     let mut shift = 0;
     for (i, &b) in rest.iter().enumerate() {
