@@ -24,9 +24,9 @@ use crate::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, S
 use crate::store::{Store, StoreError, StoreFuture};
 
 /// Many shards, so that each stays small: a shard's index grows (rehashes)
-/// all at once, and at 2 million records a shard holds about 8,000 entries,
+/// all at once, and at 2 million records a shard holds about 2,000 entries,
 /// a fraction of a millisecond of work.
-const SHARDS: usize = 256;
+const SHARDS: usize = 1024;
 /// Slots a claim looks at for expired records, walking its shard's slab
 /// round and round: bounded work per call, and more than the one slot a
 /// claim can add, so the sweep keeps up with any rate of expiry.
@@ -39,7 +39,7 @@ const INLINE: usize = 18;
 /// Lambda every instance has its own, so use a shared store there
 /// (`idem-dynamo`).
 ///
-/// Keys are spread over 256 mutex-guarded shards; no lock is held across an
+/// Keys are spread over 1024 mutex-guarded shards; no lock is held across an
 /// `await`. Expiry is honoured on every read, and every claim sweeps a
 /// couple of its shard's records (round and round), so a long-running
 /// process does not grow without bound and no single call pays for a whole
