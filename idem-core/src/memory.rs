@@ -85,9 +85,55 @@ impl fmt::Debug for MemoryStore {
 struct Shard {
     index: HashTable<IndexEntry>,
     slab: Slab,
-    namespaces: Vec<Box<str>>,
+    namespaces: Namespaces,
     /// The next slot the sweep looks at.
     cursor: u32,
+}
+
+/// The namespaces of a shard's canonical keys, numbered in order of first
+/// use. A few are scanned; past [`NS_SCAN`], they are also indexed by hash,
+/// so a process with many namespaces does not scan them on every call.
+#[derive(Default)]
+struct Namespaces {
+    names: Vec<Box<str>>,
+    by_hash: HashTable<u32>,
+}
+
+const NS_SCAN: usize = 8;
+
+impl Namespaces {
+    fn get(&self, ns: &str, hasher: &RandomState) -> Option<u32> {
+        if self.names.len() <= NS_SCAN {
+            return self.names.iter().position(|n| &**n == ns).map(|i| i as u32);
+        }
+        let names = &self.names;
+        self.by_hash
+            .find(hasher.hash_one(ns), |&i| &*names[i as usize] == ns)
+            .copied()
+    }
+
+    fn intern(&mut self, ns: &str, hasher: &RandomState) -> u32 {
+        if let Some(i) = self.get(ns, hasher) {
+            return i;
+        }
+        self.names.push(ns.into());
+        let Namespaces { names, by_hash } = self;
+        let rehash = |&i: &u32| hasher.hash_one(&*names[i as usize]);
+        // Index all of them once the scan would pass `NS_SCAN`, then each new one.
+        let from = match names.len() {
+            n if n <= NS_SCAN => n,
+            n if n == NS_SCAN + 1 => 0,
+            n => n - 1,
+        };
+        for (i, name) in names.iter().enumerate().skip(from) {
+            by_hash.insert_unique(hasher.hash_one(&**name), i as u32, rehash);
+        }
+        (names.len() - 1) as u32
+    }
+
+    fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
 }
 
 /// Slots in fixed-size chunks, so the slab grows without copying (a
@@ -381,7 +427,7 @@ impl MemoryStore {
                     Mutex::new(Shard {
                         index: HashTable::new(),
                         slab: Slab::default(),
-                        namespaces: Vec::new(),
+                        namespaces: Namespaces::default(),
                         cursor: 0,
                     })
                 })
@@ -450,7 +496,7 @@ impl MemoryStore {
     fn with_slot<T>(&self, key: &str, f: impl FnOnce(Option<(&mut Shard, u32, u32)>) -> T) -> T {
         let parsed = KeyRef::parse(key);
         let (mut shard, hash) = self.shard(&parsed);
-        match shard.find(&parsed, hash) {
+        match shard.find(&parsed, hash, &self.hasher) {
             Some(slot) => f(Some((&mut shard, slot, hash))),
             None => f(None),
         }
@@ -464,21 +510,6 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 }
 
 impl Shard {
-    /// The shard's number for namespace `ns`, if any key here uses it.
-    fn namespace(&self, ns: &str) -> Option<u32> {
-        self.namespaces
-            .iter()
-            .position(|n| &**n == ns)
-            .map(|i| i as u32)
-    }
-
-    fn intern(&mut self, ns: &str) -> u32 {
-        self.namespace(ns).unwrap_or_else(|| {
-            self.namespaces.push(ns.into());
-            (self.namespaces.len() - 1) as u32
-        })
-    }
-
     /// Whether `slot` holds `key` (`ns` already resolved for a digest key).
     fn holds(slot: &Slot, key: &KeyRef<'_>, ns: u32) -> bool {
         match key {
@@ -490,9 +521,9 @@ impl Shard {
         }
     }
 
-    fn find(&self, key: &KeyRef<'_>, hash: u32) -> Option<u32> {
+    fn find(&self, key: &KeyRef<'_>, hash: u32, hasher: &RandomState) -> Option<u32> {
         let ns = match key {
-            KeyRef::Digest { ns, .. } => self.namespace(ns)?,
+            KeyRef::Digest { ns, .. } => self.namespaces.get(ns, hasher)?,
             KeyRef::Other(_) => OTHER_KEY,
         };
         let slab = &self.slab;
@@ -530,7 +561,7 @@ impl Shard {
                         .unwrap_or(""),
                 ),
                 ns => KeyRef::Digest {
-                    ns: &self.namespaces[ns as usize],
+                    ns: self.namespaces.name(ns),
                     digest: slot.digest,
                 },
             };
@@ -548,7 +579,9 @@ impl Store for MemoryStore {
             let shard = &mut *guard;
             shard.sweep(request.now_ms, &self.hasher);
             let (ns, digest, whole) = match &key {
-                KeyRef::Digest { ns, digest } => (shard.intern(ns), *digest, None),
+                KeyRef::Digest { ns, digest } => {
+                    (shard.namespaces.intern(ns, &self.hasher), *digest, None)
+                }
                 KeyRef::Other(k) => (OTHER_KEY, [0; 32], Some(*k)),
             };
             // One probe serves the duplicate and the new claim alike.
@@ -704,6 +737,22 @@ mod tests {
         let digest: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
         crate::key::push_hex(&mut hex, &digest);
         assert_eq!(parse_hex(hex.as_bytes()), Some(digest));
+    }
+
+    #[test]
+    fn many_namespaces_are_found_by_hash_past_the_scan() {
+        let hasher = RandomState::default();
+        let mut namespaces = Namespaces::default();
+        let names: Vec<String> = (0..50).map(|i| format!("ns::f{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(namespaces.intern(n, &hasher), i as u32);
+            assert_eq!(namespaces.intern(n, &hasher), i as u32, "interned once");
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(namespaces.get(n, &hasher), Some(i as u32));
+            assert_eq!(namespaces.name(i as u32), n);
+        }
+        assert_eq!(namespaces.get("ns::missing", &hasher), None);
     }
 
     #[test]
