@@ -145,6 +145,16 @@ impl FaultProxy {
     }
 }
 
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("faults", &self.shared.faults)
+            .field("injected", &self.injected())
+            .finish()
+    }
+}
+
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accept.abort();

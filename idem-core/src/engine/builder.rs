@@ -135,7 +135,7 @@ impl<'a> Idempotent<'a> {
     }
 
     /// Adds a payload part to the fingerprint: a duplicate whose fingerprint
-    /// differs from the first call's gets [`Error::PayloadMismatch`].
+    /// differs from the first call's gets [`Error::PayloadMismatch`](crate::Error::PayloadMismatch).
     ///
     /// ```
     /// use idem_core::{Error, Idempotent, MemoryStore};

@@ -37,11 +37,11 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InProgress {
-    /// Return [`Error::InProgress`] with `retry_after` (the default, as in Powertools).
+    /// Return [`Error::InProgress`](crate::Error::InProgress) with `retry_after` (the default, as in Powertools).
     #[default]
     Fail,
     /// Poll until the first call's result is saved, or its lease lapses (then
-    /// run the body here); give up with [`Error::InProgress`] after the
+    /// run the body here); give up with [`Error::InProgress`](crate::Error::InProgress) after the
     /// duration, if one is given.
     Wait(Option<Duration>),
 }
@@ -71,7 +71,7 @@ pub enum InProgress {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnMissingKey {
-    /// Return [`Error::MissingKey`] (the default).
+    /// Return [`Error::MissingKey`](crate::Error::MissingKey) (the default).
     #[default]
     Error,
     /// Run the body without idempotency (and log a warning).
