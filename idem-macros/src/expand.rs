@@ -6,13 +6,45 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{AttrStyle, ItemFn, ReturnType, Type};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, ReturnType, Signature, Type, Visibility};
 
 use crate::attr::{self, Args, InProgress, OnMissingKey};
 use crate::path::{part_expr, KeyPath};
 
+/// A function whose body is kept as tokens, as tracing-attributes'
+/// `MaybeItemFn` does: a body that does not parse yet (the user is typing)
+/// still expands, so the editor sees the function and rustc reports the
+/// body's own syntax error where it is.
+struct MaybeItemFn {
+    outer: Vec<Attribute>,
+    inner: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: TokenStream,
+}
+
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let outer = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let inner = content.call(Attribute::parse_inner)?;
+        let body = content.parse()?;
+        Ok(MaybeItemFn {
+            outer,
+            inner,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
 pub(crate) fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func: MaybeItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             let error = syn::Error::new(
@@ -34,19 +66,17 @@ pub(crate) fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn expand(func: ItemFn, args: &Args) -> TokenStream {
-    let ItemFn {
-        attrs,
+fn expand(func: MaybeItemFn, args: &Args) -> TokenStream {
+    let MaybeItemFn {
+        outer,
+        inner,
         vis,
         sig,
-        block,
+        body,
     } = func;
-    let (outer, inner): (Vec<_>, Vec<_>) = attrs
-        .into_iter()
-        .partition(|a| matches!(a.style, AttrStyle::Outer));
     let ReturnType::Type(_, ret) = &sig.output else {
         // attr::parse rejects such signatures; emit the function as is.
-        return quote!(#(#outer)* #vis #sig #block);
+        return quote!(#(#outer)* #vis #sig { #(#inner)* #body });
     };
     let private = |span: Span| private_path(args, span);
     let call = private(Span::call_site());
@@ -155,7 +185,6 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             #private::assert_return(::core::marker::PhantomData::<#ret>);
         )
     };
-    let stmts = &block.stmts;
     // A return edge of the declared type (never taken), as in
     // tracing-attributes: the body is checked against the function's own
     // return type, so type errors and `?` conversions are reported in the
@@ -180,7 +209,7 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     let call = quote_spanned! {ret_span=>
         (#chain).run(|| async {
             #fake_return
-            #(#stmts)*
+            #body
         })
         .await
     };
