@@ -11,8 +11,9 @@
 //!   its lease would have lapsed — a completed record is never lost or run
 //!   again.
 //!
-//! And fencing (in-process, on MemoryStore with a manual clock and on
-//! DynamoDB Local with the real one): a slow run whose lease lapsed and was
+//! And fencing (in-process, on MemoryStore with a manual clock, and on
+//! DynamoDB Local and Redis with the real one): a slow run whose lease
+//! lapsed and was
 //! taken over has its late `complete` refused (`LeaseLost`) and the newer
 //! run's result stands.
 #![allow(clippy::unwrap_used)]
@@ -29,7 +30,7 @@ use idem_core::testing::{Intercept, Intercepted, ManualClock};
 use idem_core::{current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
 use idem_core::store::{Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
-use reliability_support as support;
+use reliability_support::{self as support, Server};
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -415,5 +416,21 @@ async fn a_late_complete_after_takeover_is_fenced_on_dynamodb() {
     let lease = Duration::from_millis(1_000);
     let lapse = tokio::time::sleep(lease + Duration::from_millis(100));
     let namespace = format!("reliability::fence::{}", support::run_id());
+    slow_run_is_fenced(&slow, &fast, &SystemClock, lease, lapse, &namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_complete_after_takeover_is_fenced_on_redis() {
+    let Some(mut stores) =
+        support::redis("reliability_crash::fenced_on_redis", Server::Single, 2).await
+    else {
+        return;
+    };
+    // Two connections: the slow run's instance and the one that takes over.
+    let slow = NoRenewal::new(stores.remove(0));
+    let fast = stores.remove(0);
+    let lease = Duration::from_millis(1_000);
+    let lapse = tokio::time::sleep(lease + Duration::from_millis(100));
+    let namespace = format!("reliability::fence::redis::{}", support::run_id());
     slow_run_is_fenced(&slow, &fast, &SystemClock, lease, lapse, &namespace).await;
 }
