@@ -74,6 +74,9 @@ impl std::fmt::Display for RedisFailure {
 
 impl std::error::Error for RedisFailure {}
 
+/// Server replies that mean "not now": send the same command again later.
+const WAIT_CODES: [&str; 6] = ["LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "BUSY"];
+
 /// Whether sending the same command again may succeed, and gives the right
 /// answer: the connection broke or timed out (the command may or may not
 /// have been applied), or the server asked us to wait (loading its data,
@@ -93,7 +96,10 @@ pub(crate) fn is_transient(err: &RedisError) -> bool {
             | ServerErrorKind::Ask,
         )
         | ErrorKind::ClusterConnectionNotFound => true,
-        _ => err.code() == Some("BUSY"),
+        // The same replies when the client did not classify them (inside a
+        // script's error, or as an extension error), and BUSY (a script ran
+        // past `busy-reply-threshold`).
+        _ => err.code().is_some_and(|code| WAIT_CODES.contains(&code)),
     }
 }
 
@@ -136,7 +142,7 @@ mod tests {
         let loading = redis::make_extension_error("LOADING".into(), Some("loading".into()));
         let busy = redis::make_extension_error("BUSY".into(), Some("script".into()));
         assert!(is_transient(&busy), "{busy:?}");
-        let _ = loading;
+        assert!(is_transient(&loading), "{loading:?}");
         let other = redis::make_extension_error("ERR".into(), Some("syntax".into()));
         assert!(!is_transient(&other));
     }
