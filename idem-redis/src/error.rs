@@ -75,7 +75,14 @@ impl std::fmt::Display for RedisFailure {
 impl std::error::Error for RedisFailure {}
 
 /// Server replies that mean "not now": send the same command again later.
-const WAIT_CODES: [&str; 6] = ["LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "BUSY"];
+const WAIT_CODES: [&str; 6] = [
+    "LOADING",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "MASTERDOWN",
+    "READONLY",
+    "BUSY",
+];
 
 /// Whether sending the same command again may succeed, and gives the right
 /// answer: the connection broke or timed out (the command may or may not
