@@ -219,6 +219,8 @@ impl RedisStoreBuilder {
     /// # }
     /// ```
     pub async fn connect(self) -> Result<RedisStore, ConnectError> {
+        #[cfg(feature = "tls")]
+        ensure_crypto_provider();
         let (conn, server) = match &self.target {
             Target::Single(url) => {
                 let client = redis::Client::open(url.as_str())
@@ -275,5 +277,43 @@ impl RedisStoreBuilder {
             scripts: Scripts::new(),
         };
         Ok(RedisStore::from_parts(conn, Arc::new(settings)))
+    }
+}
+
+/// rustls needs one process-wide crypto provider when more than one is
+/// compiled in (the AWS SDK brings aws-lc-rs; another crate may bring ring):
+/// install aws-lc-rs unless the application already chose one.
+#[cfg(feature = "tls")]
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: one is installed.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port nothing listens on.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_or(1, |a| a.port())
+    }
+
+    #[tokio::test]
+    async fn tls_urls_need_the_tls_feature() {
+        let url = format!("rediss://127.0.0.1:{}", closed_port());
+        let err = RedisStoreBuilder::single(url)
+            .connection_timeout(Duration::from_millis(200))
+            .connect()
+            .await
+            .err();
+        if cfg!(feature = "tls") {
+            assert!(matches!(err, Some(ConnectError::Connect { .. })), "{err:?}");
+        } else {
+            assert!(matches!(err, Some(ConnectError::InvalidUrl(_))), "{err:?}");
+        }
     }
 }
