@@ -102,6 +102,8 @@ pub struct RedisStoreBuilder {
     response_timeout: Duration,
     connection_timeout: Duration,
     max_data_bytes: usize,
+    #[cfg(feature = "tls")]
+    root_cert_pem: Option<Vec<u8>>,
 }
 
 impl RedisStoreBuilder {
@@ -114,6 +116,8 @@ impl RedisStoreBuilder {
             response_timeout: Duration::from_secs(2),
             connection_timeout: Duration::from_secs(2),
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
+            #[cfg(feature = "tls")]
+            root_cert_pem: None,
         }
     }
 
@@ -202,6 +206,21 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trust only this CA (PEM) for `rediss://` connections, instead of the
+    /// system's root certificates (default): a private CA, a test server.
+    ///
+    /// ```
+    /// let ca = b"-----BEGIN CERTIFICATE-----\n...".to_vec();
+    /// let b = idem_redis::RedisStore::builder("rediss://redis.internal:6379").tls_root_certificate(ca);
+    /// # let _ = b;
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_cert_pem = Some(pem.into());
+        self
+    }
+
     /// Opens the connection (and, for a cluster, reads its slot map).
     ///
     /// # Errors
@@ -223,7 +242,8 @@ impl RedisStoreBuilder {
         ensure_crypto_provider();
         let (conn, server) = match &self.target {
             Target::Single(url) => {
-                let client = redis::Client::open(url.as_str())
+                let client = self
+                    .open_client(url)
                     .map_err(|e| ConnectError::InvalidUrl(RedisFailure::new(e)))?;
                 let server = format!("redis {}", client.get_connection_info().addr());
                 let config = ConnectionManagerConfig::new()
@@ -252,7 +272,16 @@ impl RedisStoreBuilder {
                     1 => format!("redis cluster {}", first.addr()),
                     n => format!("redis cluster {} (+{} seeds)", first.addr(), n - 1),
                 };
-                let client = ClusterClientBuilder::new(infos)
+                let cluster = ClusterClientBuilder::new(infos);
+                #[cfg(feature = "tls")]
+                let cluster = match &self.root_cert_pem {
+                    Some(pem) => cluster.certs(redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.clone()),
+                    }),
+                    None => cluster,
+                };
+                let client = cluster
                     .response_timeout(self.response_timeout)
                     .connection_timeout(self.connection_timeout)
                     .build()
@@ -277,6 +306,20 @@ impl RedisStoreBuilder {
             scripts: Scripts::new(),
         };
         Ok(RedisStore::from_parts(conn, Arc::new(settings)))
+    }
+}
+
+impl RedisStoreBuilder {
+    fn open_client(&self, url: &str) -> redis::RedisResult<redis::Client> {
+        #[cfg(feature = "tls")]
+        if let Some(pem) = &self.root_cert_pem {
+            let certs = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            };
+            return redis::Client::build_with_tls(url, certs);
+        }
+        redis::Client::open(url)
     }
 }
 

@@ -82,7 +82,8 @@
 //! ## TLS, ElastiCache, MemoryDB
 //!
 //! With the cargo feature **`tls`**, `rediss://` URLs connect over TLS
-//! (rustls, the system's root certificates). ElastiCache with in-transit
+//! (rustls, the system's root certificates, or one CA of yours with
+//! `RedisStoreBuilder::tls_root_certificate`). ElastiCache with in-transit
 //! encryption and MemoryDB (always TLS) need it. Cluster-mode ElastiCache
 //! and MemoryDB: give the configuration endpoint to
 //! [`RedisStore::connect_cluster`]. With AUTH or ACL users, put them in the
