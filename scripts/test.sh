@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The project's one test command.
 #
-# Starts AWS's DynamoDB Local (see scripts/dynamodb-local.sh) and runs, in order:
+# Starts AWS's DynamoDB Local (see scripts/dynamodb-local.sh) and Redis (a
+# single node and a 3-master cluster, see scripts/redis.sh) and runs, in order:
 #   cargo fmt --all -- --check
 #   cargo clippy --workspace --all-targets --all-features -- -D warnings
 #   cargo test --workspace --all-features [ARGS...]     (unit, integration and doc tests)
 #   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
-# DynamoDB Local is stopped on any exit, including failures and Ctrl-C.
+# The servers are stopped on any exit, including failures and Ctrl-C.
 #
 # Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -p idem-core
@@ -31,9 +32,14 @@ heading "DynamoDB Local: install"
 # A state directory of our own, so concurrent runs do not share pid files.
 state_dir=$(mktemp -d "${TMPDIR:-/tmp}/idem-test-dynamodb.XXXXXX")
 
+redis_state_dir=$(mktemp -d "${TMPDIR:-/tmp}/idem-test-redis.XXXXXX")
+
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
+    heading "Redis: stop"
+    "$repo_root/scripts/redis.sh" stop --state-dir "$redis_state_dir" || true
+    rm -rf "$redis_state_dir"
     heading "DynamoDB Local: stop"
     "$ddb_local" stop --state-dir "$state_dir" || true
     rm -rf "$state_dir"
@@ -61,6 +67,17 @@ unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
 export AWS_EC2_METADATA_DISABLED=true
 
 printf 'IDEM_DYNAMODB_ENDPOINT=%s\n' "$IDEM_DYNAMODB_ENDPOINT" >&2
+
+# --- Redis (single node and cluster) -------------------------------------------
+
+heading "Redis: install and start"
+"$repo_root/scripts/redis.sh" install
+unset IDEM_REDIS_URL IDEM_REDIS_CLUSTER_URLS
+eval "$("$repo_root/scripts/redis.sh" start --state-dir "$redis_state_dir")"
+: "${IDEM_REDIS_URL:?redis.sh start did not set IDEM_REDIS_URL}"
+: "${IDEM_REDIS_CLUSTER_URLS:?redis.sh start did not set IDEM_REDIS_CLUSTER_URLS}"
+export IDEM_REDIS_URL IDEM_REDIS_CLUSTER_URLS
+printf 'IDEM_REDIS_URL=%s\nIDEM_REDIS_CLUSTER_URLS=%s\n' "$IDEM_REDIS_URL" "$IDEM_REDIS_CLUSTER_URLS" >&2
 
 # --- cargo -------------------------------------------------------------------------
 

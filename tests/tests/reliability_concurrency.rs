@@ -1,6 +1,7 @@
 //! Reliability: concurrency. 1,000 keys, each delivered 8 times at once
 //! through 8 independent store clients (8 handles on one `MemoryStore`; 8
-//! separate `DynamoStore` clients on DynamoDB Local, standing for 8 Lambda
+//! separate `DynamoStore` clients on DynamoDB Local, and 8 `RedisStore`
+//! connections to a Redis node and to a Redis cluster, standing for 8 Lambda
 //! instances). The body counts its runs per key.
 //!
 //! Asserted: every key ran exactly once; with `in_progress = fail` every
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use idem_core::{Error, Idempotent, InProgress, MemoryStore, Store};
 use idem_dynamo::DynamoStore;
-use reliability_support as support;
+use reliability_support::{self as support, Server};
 use tokio::sync::{Barrier, Semaphore};
 
 const KEYS: usize = 1_000;
@@ -179,4 +180,32 @@ async fn dynamodb_8_clients_with_wait_every_delivery_gets_the_result() {
         DYNAMO_KEYS_IN_FLIGHT,
     )
     .await;
+}
+
+/// Redis serves thousands of scripts a second: 256 keys (2,048 deliveries)
+/// in flight.
+const REDIS_KEYS_IN_FLIGHT: usize = 256;
+
+async fn redis_load(test: &str, server: Server, policy: InProgress) {
+    let Some(stores) = support::redis(test, server, DELIVERIES).await else {
+        return;
+    };
+    let clients = stores.into_iter().map(Arc::new).collect();
+    let ns = format!("reliability::concurrency::{test}::{}", support::run_id());
+    load(clients, policy, ns, REDIS_KEYS_IN_FLIGHT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_8_connections_each_key_runs_once_and_duplicates_see_result_or_in_progress() {
+    redis_load("redis_fail", Server::Single, InProgress::Fail).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_8_connections_with_wait_every_delivery_gets_the_result() {
+    redis_load("redis_wait", Server::Single, InProgress::Wait(None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_8_connections_each_key_runs_once_and_duplicates_see_result_or_in_progress() {
+    redis_load("redis_cluster_fail", Server::Cluster, InProgress::Fail).await;
 }

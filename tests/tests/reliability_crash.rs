@@ -1,5 +1,5 @@
 //! Reliability: crashes. A child process (`crash-child`) runs a guarded call
-//! against DynamoDB Local and is killed with SIGKILL at a chosen point; the
+//! against DynamoDB Local (or a Redis node) and is killed with SIGKILL at a chosen point; the
 //! test then retries in this process through its own client, as the next
 //! delivery on another Lambda instance would:
 //!
@@ -11,8 +11,9 @@
 //!   its lease would have lapsed — a completed record is never lost or run
 //!   again.
 //!
-//! And fencing (in-process, on MemoryStore with a manual clock and on
-//! DynamoDB Local with the real one): a slow run whose lease lapsed and was
+//! And fencing (in-process, on MemoryStore with a manual clock, and on
+//! DynamoDB Local and Redis with the real one): a slow run whose lease
+//! lapsed and was
 //! taken over has its late `complete` refused (`LeaseLost`) and the newer
 //! run's result stands.
 #![allow(clippy::unwrap_used)]
@@ -31,7 +32,7 @@ use idem_core::{
     current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock,
 };
 use idem_dynamo::DynamoStore;
-use reliability_support as support;
+use reliability_support::{self as support, Server};
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -120,7 +121,7 @@ fn storage_key(namespace: &str, id: &str) -> String {
 
 /// The retry a later delivery makes: same namespace and key, its own client.
 async fn retry(
-    store: &DynamoStore,
+    store: &dyn Store,
     namespace: &str,
     id: &str,
     runs: &AtomicUsize,
@@ -139,15 +140,33 @@ async fn retry(
 }
 
 /// Kills the child at `point` and checks what the next deliveries see.
+/// The store the child reaches (`endpoint`, which picks its kind) and this
+/// process's own store on it.
+async fn backend(test: &str, redis: bool) -> Option<(String, Box<dyn Store>)> {
+    if redis {
+        let url = idem_tests::redis::urls(test, Server::Single)?.remove(0);
+        let store = idem_tests::redis::store(test, Server::Single, "").await?;
+        return Some((url, Box::new(store)));
+    }
+    let endpoint = support::dynamo(test).await?;
+    let store = DynamoStore::new(support::client(&endpoint), support::TABLE);
+    Some((endpoint, Box::new(store)))
+}
+
 async fn crash_at(point: &str, child_body_runs: usize) {
-    let test = format!("reliability_crash::{}", point.replace('-', "_"));
-    let Some(endpoint) = support::dynamo(&test).await else {
+    crash_on(false, point, child_body_runs).await;
+}
+
+async fn crash_on(redis: bool, point: &str, child_body_runs: usize) {
+    let store_name = if redis { "redis_" } else { "" };
+    let test = format!("reliability_crash::{store_name}{}", point.replace('-', "_"));
+    let Some((endpoint, store)) = backend(&test, redis).await else {
         return;
     };
+    let store = &*store;
     let namespace = format!("reliability::crash::{}", support::run_id());
     let id = format!("order-{point}");
     let key = storage_key(&namespace, &id);
-    let store = DynamoStore::new(support::client(&endpoint), support::TABLE);
 
     let mut child = Child::spawn(&endpoint, &namespace, &id, point);
     child.wait_for(&format!("AT {point}"));
@@ -177,7 +196,7 @@ async fn crash_at(point: &str, child_body_runs: usize) {
         // Well past the lease the child held: still replayed, never re-run.
         tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
         for _ in 0..3 {
-            let got = retry(&store, &namespace, &id, &runs, &seen_key).await;
+            let got = retry(store, &namespace, &id, &runs, &seen_key).await;
             assert_eq!(got.unwrap(), result, "the completed result is replayed");
         }
         assert_eq!(
@@ -197,7 +216,7 @@ async fn crash_at(point: &str, child_body_runs: usize) {
     let mut in_progress = 0;
     let value = loop {
         let started = SystemClock.now_ms();
-        match retry(&store, &namespace, &id, &runs, &seen_key).await {
+        match retry(store, &namespace, &id, &runs, &seen_key).await {
             Err(Error::InProgress {
                 namespace: ns,
                 retry_after,
@@ -241,7 +260,7 @@ async fn crash_at(point: &str, child_body_runs: usize) {
          idempotency keyed on current_key() deduplicates the effect"
     );
     for _ in 0..3 {
-        let again = retry(&store, &namespace, &id, &runs, &seen_key).await;
+        let again = retry(store, &namespace, &id, &runs, &seen_key).await;
         assert_eq!(again.unwrap(), value, "later deliveries replay");
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -271,6 +290,26 @@ async fn sigkill_between_body_and_complete_runs_once_more_after_the_lapse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_after_complete_never_loses_or_reruns_the_result() {
     crash_at("after-complete", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sigkill_after_claim_holds_the_key_until_the_lease_lapses() {
+    crash_on(true, "after-claim", 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sigkill_inside_the_body_holds_the_key_until_the_lease_lapses() {
+    crash_on(true, "in-body", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sigkill_between_body_and_complete_runs_once_more_after_the_lapse() {
+    crash_on(true, "before-complete", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sigkill_after_complete_never_loses_or_reruns_the_result() {
+    crash_on(true, "after-complete", 1).await;
 }
 
 /// A store on which the lease cannot be renewed (every `extend` fails, as
@@ -420,5 +459,21 @@ async fn a_late_complete_after_takeover_is_fenced_on_dynamodb() {
     let lease = Duration::from_millis(1_000);
     let lapse = tokio::time::sleep(lease + Duration::from_millis(100));
     let namespace = format!("reliability::fence::{}", support::run_id());
+    slow_run_is_fenced(&slow, &fast, &SystemClock, lease, lapse, &namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_complete_after_takeover_is_fenced_on_redis() {
+    let Some(mut stores) =
+        support::redis("reliability_crash::fenced_on_redis", Server::Single, 2).await
+    else {
+        return;
+    };
+    // Two connections: the slow run's instance and the one that takes over.
+    let slow = NoRenewal::new(stores.remove(0));
+    let fast = stores.remove(0);
+    let lease = Duration::from_millis(1_000);
+    let lapse = tokio::time::sleep(lease + Duration::from_millis(100));
+    let namespace = format!("reliability::fence::redis::{}", support::run_id());
     slow_run_is_fenced(&slow, &fast, &SystemClock, lease, lapse, &namespace).await;
 }

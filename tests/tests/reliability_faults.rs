@@ -1,7 +1,8 @@
 //! Reliability: store faults. `idem_core::testing::Faulty` fails or delays
 //! `claim`, `complete`, `release` and `extend` with seeded probabilities
 //! (failing before the store is reached, or after the write was applied —
-//! a lost response), over MemoryStore and DynamoDB Local; thousands of calls.
+//! a lost response), over MemoryStore, DynamoDB Local and Redis (a single
+//! node and a cluster); thousands of calls.
 //!
 //! Two recording wrappers make the invariants checkable:
 //! - `Witness` (outermost, what the engine sees) records every claim the
@@ -40,7 +41,7 @@ use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Statu
 use idem_core::testing::{Faults, Faulty, Intercept, Intercepted, ManualClock};
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
 use idem_dynamo::DynamoStore;
-use reliability_support::{self as support, Failure};
+use reliability_support::{self as support, Failure, Server};
 
 /// What the store really applied, per storage key.
 #[derive(Debug, Default, Clone)]
@@ -388,6 +389,27 @@ async fn dynamodb_under_seeded_faults_keeps_every_invariant() {
     let store = DynamoStore::new(support::client(&endpoint), support::TABLE);
     let ns = format!("reliability::faults::dynamo::{}", support::run_id());
     fault_run(store, ns, 250, 4, 7, 32).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_under_seeded_faults_keeps_every_invariant() {
+    let Some(mut stores) = support::redis("reliability_faults::redis", Server::Single, 1).await
+    else {
+        return;
+    };
+    let ns = format!("reliability::faults::redis::{}", support::run_id());
+    fault_run(stores.remove(0), ns, 1_000, 4, 7, 256).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_under_seeded_faults_keeps_every_invariant() {
+    let Some(mut stores) =
+        support::redis("reliability_faults::redis_cluster", Server::Cluster, 1).await
+    else {
+        return;
+    };
+    let ns = format!("reliability::faults::redis_cluster::{}", support::run_id());
+    fault_run(stores.remove(0), ns, 1_000, 4, 8, 256).await;
 }
 
 /// Renewals under faults: bodies outlive several leases, so `extend` runs

@@ -2,7 +2,9 @@
 
 Runs one slice of the workload described in bench/peers/rust/src/workload.rs
 (same BENCH_* settings, same JSON line on stdout) with `@idempotent_function`
-on a DynamoDBPersistenceLayer pointed at DynamoDB Local.
+on a DynamoDBPersistenceLayer pointed at DynamoDB Local, or, with
+BENCH_STORE=redis, on a RedisCachePersistenceLayer on the Redis URL in
+BENCH_ENDPOINT (run-redis.sh).
 """
 
 import json
@@ -80,6 +82,40 @@ def main():
     deliveries = env_num("BENCH_DELIVERIES", 8)
     body_s = env_num("BENCH_BODY_MS", 20) / 1000.0
 
+    calls = Counter()
+    if env("BENCH_STORE", "dynamodb") == "redis":
+        persistence = redis_persistence(endpoint, table, calls)
+    else:
+        persistence = dynamodb_persistence(endpoint, table, calls, concurrency, deliveries)
+    run(persistence, calls, template, prefix, warmup_keys, seq_keys, conc_keys, concurrency,
+        side_keys, deliveries, body_s)
+
+
+def redis_persistence(url, table, calls):
+    """Powertools' Redis layer on a redis-py client (a thread-safe pool) that
+    counts every command it sends. `table` is unused: keys are Powertools'
+    own (`function#hash`), and every slice's order ids differ."""
+    import redis
+    from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
+        RedisCachePersistenceLayer,
+    )
+
+    class CountingRedis(redis.Redis):
+        def execute_command(self, *args, **options):
+            calls.inc()
+            return super().execute_command(*args, **options)
+
+    client = CountingRedis.from_url(url, decode_responses=True)
+    # 3.x warns that the class takes its new name (CachePersistenceLayer) in
+    # v4; the layer is the same.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return RedisCachePersistenceLayer(client=client)
+
+
+def dynamodb_persistence(endpoint, table, calls, concurrency, deliveries):
     # Standard retries with 3 attempts, as the Rust and JS SDKs default to
     # (botocore's legacy default is 5); a pool big enough that no thread
     # waits for a connection.
@@ -94,11 +130,13 @@ def main():
             retries={"mode": "standard", "max_attempts": 3},
         ),
     )
-    calls = Counter()
     # One event per API operation (before-send would count attempts).
     client.meta.events.register("before-call.dynamodb", calls.inc)
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
 
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+
+def run(persistence, calls, template, prefix, warmup_keys, seq_keys, conc_keys, concurrency,
+        side_keys, deliveries, body_s):
     config = IdempotencyConfig(
         event_key_jmespath="order_id",
         expires_after_seconds=3600,

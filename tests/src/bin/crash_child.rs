@@ -1,4 +1,5 @@
-//! `crash-child`: one guarded call against DynamoDB Local that stops at a
+//! `crash-child`: one guarded call against DynamoDB Local (or Redis, when
+//! `endpoint` is a `redis://` URL; `table` is then ignored) that stops at a
 //! chosen point and waits there to be killed (SIGKILL) by the reliability
 //! suite's crash tests (`tests/tests/reliability_crash.rs`).
 //!
@@ -50,15 +51,15 @@ async fn stop_at(point: &str) -> ! {
     }
 }
 
-/// DynamoStore, stopping at the store-side points.
+/// The store, stopping at the store-side points.
 struct Pausing {
-    inner: DynamoStore,
+    inner: Box<dyn Store>,
     point: Point,
 }
 
 impl Intercept for Pausing {
     fn inner(&self) -> &dyn Store {
-        &self.inner
+        &*self.inner
     }
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
@@ -100,10 +101,18 @@ async fn main() {
         eprintln!("lease-ms must be an integer");
         std::process::exit(2);
     };
-    let store = Intercepted(Pausing {
-        inner: DynamoStore::new(idem_tests::client(endpoint), table),
-        point,
-    });
+    let inner: Box<dyn Store> = if endpoint.starts_with("redis") {
+        match idem_redis::RedisStore::connect(endpoint.as_str()).await {
+            Ok(store) => Box::new(store),
+            Err(e) => {
+                eprintln!("crash-child: {}", idem_tests::chain(&e));
+                std::process::exit(3);
+            }
+        }
+    } else {
+        Box::new(DynamoStore::new(idem_tests::client(endpoint), table))
+    };
+    let store = Intercepted(Pausing { inner, point });
     let result: Result<String, idem_core::Error> = Idempotent::new(namespace.clone())
         .store(&store)
         .lease(Duration::from_millis(lease_ms))

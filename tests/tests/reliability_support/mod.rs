@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use idem_dynamo::DynamoStore;
+use idem_redis::RedisStore;
+pub(crate) use idem_tests::redis::Server;
 
 /// The table every reliability test uses on DynamoDB Local (keys are unique
 /// per test run, so tests share it safely).
@@ -31,6 +33,18 @@ pub(crate) async fn dynamo(test: &str) -> Option<String> {
     assert!(!idem_tests::in_ci(), "{test}: {why}");
     idem_tests::not_run(test, &why);
     None
+}
+
+/// `n` independent stores (each its own connection, standing for a separate
+/// instance) on the Redis `server`, or `None` when the Redis variant of a
+/// test cannot run here (under `CI` it fails instead; see
+/// `idem_tests::redis`). Keys carry the test's namespace, so no prefix.
+pub(crate) async fn redis(test: &str, server: Server, n: usize) -> Option<Vec<RedisStore>> {
+    let mut stores = Vec::with_capacity(n);
+    for _ in 0..n {
+        stores.push(idem_tests::redis::store(test, server, "").await?);
+    }
+    Some(stores)
 }
 
 /// A prefix unique to this test process, so repeated runs against one

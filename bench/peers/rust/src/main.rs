@@ -7,11 +7,15 @@
 //! idem-peer-bench run              run one slice; settings from BENCH_* (see workload.rs)
 //! ```
 //!
+//! With `BENCH_STORE=redis`, `BENCH_ENDPOINT` is a Redis URL and
+//! `BENCH_TABLE` the peer's key prefix (`bench/peers/run-redis.sh`).
+//!
 //! `run` prints one JSON line on stdout; the Python and TypeScript harnesses
 //! print the same fields, and `report.py` turns them into the table.
 
 mod client;
 mod peers;
+mod redis_peers;
 mod workload;
 
 use anyhow::{bail, Context as _};
@@ -63,6 +67,14 @@ async fn setup(tables: &[String]) -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let settings = workload::Settings::from_env()?;
     let counter = client::CallCounter::default();
+    if std::env::var("BENCH_STORE").as_deref() == Ok("redis") {
+        let prefix = format!("{}:", settings.table);
+        let peer =
+            redis_peers::peer(&settings.peer, &settings.endpoint, &prefix, counter.clone()).await?;
+        let report = workload::run(&settings, peer, &counter).await?;
+        println!("{report}");
+        return Ok(());
+    }
     let client = client::dynamodb(&settings.endpoint, Some(counter.clone())).await;
     let peer = peers::Peer::new(&settings.peer, client, &settings.table)?;
     let report = workload::run(&settings, peer, &counter).await?;

@@ -1,4 +1,5 @@
-//! The two Rust peers: the raw SDK limit and idem on `DynamoStore`.
+//! The two Rust peers: the raw SDK limit and idem on `DynamoStore` (the
+//! Redis ones are in `redis_peers.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,10 +13,10 @@ use idem_dynamo::DynamoStore;
 use serde::{Deserialize, Serialize};
 
 /// Replay window, as idem's and Powertools' default (1 h).
-const TTL_S: u64 = 3600;
+pub(crate) const TTL_S: u64 = 3600;
 /// Claim lease, as idem's default and the 5 min remaining time the Python
 /// and TypeScript harnesses report to Powertools.
-const LEASE_MS: u64 = 300_000;
+pub(crate) const LEASE_MS: u64 = 300_000;
 /// The condition DynamoStore claims under (absent, expired, or in progress
 /// with a lapsed lease), so the limit asks the server for the same work.
 const CLAIMABLE: &str = "attribute_not_exists(#id) OR #exp <= :now_s \
@@ -73,7 +74,7 @@ impl From<anyhow::Error> for CallError {
 }
 
 /// The side effect: counted, so duplicates that ran it show up.
-async fn charge_body(order: &Order, effects: &AtomicU64, delay: Duration) -> Receipt {
+pub(crate) async fn charge_body(order: &Order, effects: &AtomicU64, delay: Duration) -> Receipt {
     effects.fetch_add(1, Ordering::Relaxed);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -90,6 +91,8 @@ async fn charge_body(order: &Order, effects: &AtomicU64, delay: Duration) -> Rec
 pub(crate) enum Peer {
     Raw(Raw),
     Idem(IdemPeer),
+    RawRedis(crate::redis_peers::RawRedis),
+    IdemRedis(crate::redis_peers::IdemRedis),
 }
 
 impl Peer {
@@ -113,6 +116,8 @@ impl Peer {
         match self {
             Peer::Raw(raw) => raw.call(order, delay).await,
             Peer::Idem(idem) => idem.call(order, delay).await,
+            Peer::RawRedis(raw) => raw.call(order, delay).await,
+            Peer::IdemRedis(idem) => idem.call(order, delay).await,
         }
     }
 
@@ -120,7 +125,8 @@ impl Peer {
     pub(crate) fn api(&self) -> &'static str {
         match self {
             Peer::Raw(_) => "aws-sdk-dynamodb calls",
-            Peer::Idem(_) => IDEM_API,
+            Peer::RawRedis(_) => "redis crate EVALSHA calls",
+            Peer::Idem(_) | Peer::IdemRedis(_) => IDEM_API,
         }
     }
 
@@ -128,6 +134,8 @@ impl Peer {
         match self {
             Peer::Raw(raw) => raw.effects.load(Ordering::Relaxed),
             Peer::Idem(idem) => idem.effects.load(Ordering::Relaxed),
+            Peer::RawRedis(raw) => raw.effects(),
+            Peer::IdemRedis(idem) => idem.effects(),
         }
     }
 }
@@ -151,7 +159,7 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
