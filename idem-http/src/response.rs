@@ -10,6 +10,7 @@ use http::StatusCode;
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 /// Headers never saved: hop-by-hop ones (RFC 9110 §7.6.1) and the ones that
 /// belong to one response rather than to the result.
@@ -85,17 +86,34 @@ impl SavedResponse {
     }
 }
 
-/// The JSON form: `{"s":201,"h":[["content-type","application/json"]],"b":"…"}`;
-/// a body or header value that is not UTF-8 is base64 (`"b64":true`, or a
-/// third element `1` on the header).
+/// The JSON form: `{"s":201,"h":[["content-type","application/json"]],"j":{…}}`.
+/// A body that is one JSON value, exactly, is kept as is (`j`: no escaping
+/// to undo on replay); another UTF-8 body is a string (`b`); any other body
+/// or header value is base64 (`"b64":true`, or a third element `1` on the
+/// header).
 #[derive(Serialize, Deserialize)]
 struct Wire<'a> {
     s: u16,
     #[serde(borrow)]
     h: Vec<WireHeader<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    j: Option<&'a RawValue>,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
     b: std::borrow::Cow<'a, str>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     b64: bool,
+}
+
+/// The body as one raw JSON value, if it is exactly one (no surrounding
+/// whitespace, which `RawValue` would not keep).
+fn raw_json(body: &[u8]) -> Option<&RawValue> {
+    let first = *body.first()?;
+    if !matches!(first, b'{' | b'[') {
+        return None;
+    }
+    serde_json::from_slice::<&RawValue>(body)
+        .ok()
+        .filter(|raw| raw.get().len() == body.len())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -121,7 +139,11 @@ impl Serialize for Saved {
         let Saved::Response(r) = self else {
             return Err(S::Error::custom("the response was not buffered"));
         };
-        let (b, b64) = text_or_b64(&r.body);
+        let j = raw_json(&r.body);
+        let (b, b64) = match j {
+            Some(_) => (std::borrow::Cow::Borrowed(""), false),
+            None => text_or_b64(&r.body),
+        };
         let h = r
             .headers
             .iter()
@@ -133,6 +155,7 @@ impl Serialize for Saved {
         Wire {
             s: r.status.as_u16(),
             h,
+            j,
             b,
             b64,
         }
@@ -164,7 +187,10 @@ impl<'de> Deserialize<'de> for Saved {
         Ok(Saved::Response(SavedResponse {
             status,
             headers,
-            body: bytes(wire.b, wire.b64)?,
+            body: match wire.j {
+                Some(raw) => Bytes::copy_from_slice(raw.get().as_bytes()),
+                None => bytes(wire.b, wire.b64)?,
+            },
         }))
     }
 }
@@ -233,6 +259,30 @@ mod tests {
         };
         assert_eq!(back.body, body);
         assert_eq!(back.headers["x-bin"].as_bytes(), b"\xff\xfe");
+    }
+
+    #[test]
+    fn json_bodies_are_kept_raw_and_other_text_as_a_string() {
+        let parts = parts(&[]);
+        for body in [
+            &b"{\"a\": [1, 2.50, \"x\\u0041\"]}"[..],
+            b" {\"a\":1}\n",
+            b"[1,2]",
+            b"plain text",
+            b"",
+            b"{not json",
+        ] {
+            let saved = Saved::Response(SavedResponse::new(
+                &parts,
+                Bytes::copy_from_slice(body),
+                None,
+            ));
+            let json = serde_json::to_string(&saved).unwrap();
+            let Saved::Response(back) = serde_json::from_str(&json).unwrap() else {
+                panic!()
+            };
+            assert_eq!(back.body, body, "{json}");
+        }
     }
 
     #[test]
