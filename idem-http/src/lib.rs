@@ -101,7 +101,8 @@
 //! The handler's request body type must be rebuildable from bytes
 //! (`From<Vec<u8>>`): axum's `Body`, `lambda_http::Body` and
 //! `http_body_util::Full<Bytes>` are. Behind plain hyper, map
-//! `hyper::body::Incoming` to such a body first. The response body is
+//! `hyper::body::Incoming` to such a body first, without reading it:
+//! `request.map(axum::body::Body::new)` (`tests/hyper.rs` does). The response body is
 //! [`ResponseBody`] over the handler's (`Data = Bytes`).
 
 mod body;
