@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
-use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken, Status};
 use idem_core::{Cached, Clock, Error, Idempotent, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
 use idem_dynamo::DynamoStore;
 
 async fn charge<S: Store>(

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken};
 use idem_core::testing::ManualClock;
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 

@@ -25,11 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use idem_core::store::{Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_core::testing::{Intercept, Intercepted, ManualClock};
-use idem_core::{
-    current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock,
-};
+use idem_core::{current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 

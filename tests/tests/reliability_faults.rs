@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_core::testing::{Faults, Faulty, Intercept, Intercepted, ManualClock};
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
 use reliability_support::{self as support, Failure};
 
@@ -191,11 +191,7 @@ async fn deliver<S: Store>(
                 .expect("reading the store")
                 .expect("a body runs only under a claim");
             assert_eq!(record.status, Status::InProgress, "{record:?}");
-            let token = record
-                .lease
-                .as_ref()
-                .and_then(|l| l.token)
-                .expect("a lease token");
+            let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
             assert!(
                 store.take(key, token),
                 "key {k}: the body runs under a lease the engine was not given, or twice"
@@ -419,11 +415,7 @@ async fn renewals_under_faults_never_let_a_body_run_without_its_claim() {
                         .await
                         .unwrap();
                     let record = record.expect("a body runs only under a claim");
-                    let token = record
-                        .lease
-                        .as_ref()
-                        .and_then(|l| l.token)
-                        .expect("a lease token");
+                    let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
                     assert!(witness.take(&key, token), "a body under a foreign lease");
                     assert!(!recorder.applied(&key).completed, "re-run after completion");
                     runs.fetch_add(1, Ordering::SeqCst);

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use idem_core::store::Status;
 use idem_core::testing::ManualClock;
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store};
+use idem_core::store::Status;
 use proptest::prelude::*;
 use reliability_support::Failure;
 
@@ -167,10 +167,7 @@ async fn check(ops: Vec<Op>) {
                         }),
                 );
                 // The model's prediction.
-                let live = model
-                    .get(&k)
-                    .filter(|r| r.expires_at_s * 1000 > now)
-                    .cloned();
+                let live = model.get(&k).filter(|r| r.expires_at_s * 1000 > now).cloned();
                 let expected = match live.map(|r| r.state) {
                     Some(State::Done { value }) => Outcome::Replayed(value),
                     Some(State::Held { until_ms, .. }) if until_ms > now => {
