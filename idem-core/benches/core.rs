@@ -41,6 +41,102 @@ fn payload() -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
+#[derive(Serialize)]
+struct OrderEvent {
+    event_id: String,
+    kind: &'static str,
+    occurred_at: String,
+    tenant: u32,
+    customer: Customer,
+    currency: &'static str,
+    lines: Vec<Line>,
+    total_cents: u64,
+    paid: bool,
+}
+
+#[derive(Serialize)]
+struct Customer {
+    id: u64,
+    email: String,
+    country: &'static str,
+}
+
+#[derive(Serialize)]
+struct Line {
+    sku: String,
+    name: String,
+    quantity: u32,
+    unit_cents: u64,
+    discount_cents: i64,
+}
+
+/// The order event: a typed, nested struct with 8 lines, about 1 KB
+/// as JSON.
+fn order_event() -> OrderEvent {
+    let lines: Vec<Line> = (0..8u32)
+        .map(|i| Line {
+            sku: format!("SKU-{:06}", 1000 + i),
+            name: format!("Organic cotton t-shirt, size {i}"),
+            quantity: 1 + i % 3,
+            unit_cents: 1_999 + u64::from(i) * 250,
+            discount_cents: -i64::from(i % 2) * 100,
+        })
+        .collect();
+    OrderEvent {
+        event_id: "evt_01JDX8Q5Z3M9W2K7R4T6Y8B0C1".into(),
+        kind: "order.placed",
+        occurred_at: "2026-11-29T18:53:12.345Z".into(),
+        tenant: 42,
+        customer: Customer {
+            id: 9_000_017,
+            email: "jane.doe@example.com".into(),
+            country: "DE",
+        },
+        currency: "EUR",
+        total_cents: lines
+            .iter()
+            .map(|l| l.unit_cents * u64::from(l.quantity))
+            .sum(),
+        lines,
+        paid: true,
+    }
+}
+
+/// The key of the order event, typed and as a `serde_json::Value`, next to
+/// the reference it is measured against: `serde_json::to_vec` and
+/// `blake3::hash` of the same event.
+fn event_hashing(c: &mut Criterion) {
+    let event = order_event();
+    let value = serde_json::to_value(&event).expect("json");
+    let json_len = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(0);
+    assert!(
+        (900..=1300).contains(&json_len),
+        "about 1 KB, got {json_len}"
+    );
+    let mut group = c.benchmark_group("event_1KB");
+    group.bench_function("key/typed", |b| {
+        b.iter(|| {
+            Key::builder("bench::order")
+                .part("event", black_box(&event))
+                .finish()
+        })
+    });
+    group.bench_function("key/value", |b| {
+        b.iter(|| {
+            Key::builder("bench::order")
+                .part("event", black_box(&value))
+                .finish()
+        })
+    });
+    group.bench_function("json_then_blake3/typed", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&event)).map(|v| blake3::hash(&v)))
+    });
+    group.bench_function("json_then_blake3/value", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&value)).map(|v| blake3::hash(&v)))
+    });
+    group.finish();
+}
+
 fn hashing(c: &mut Criterion) {
     let order = order();
     let payload = payload();
@@ -154,5 +250,11 @@ fn macro_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hashing, memory_store, macro_overhead);
+criterion_group!(
+    benches,
+    event_hashing,
+    hashing,
+    memory_store,
+    macro_overhead
+);
 criterion_main!(benches);

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 
-use crate::store::{Claim, ClaimRequest, Completion, Lease, Record, Status};
-use crate::store::{Store, StoreFuture};
+use crate::store::{store_by_intercept, Claim, ClaimRequest, Completion, Intercept, Record};
+use crate::store::{Status, Store, StoreFuture};
 
 /// Wraps a store with a bounded in-process cache of **completed** records, so
 /// a duplicate seen again by the same process is answered with no round trip.
@@ -106,7 +106,11 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Cached<S> {
     }
 }
 
-impl<S: Store> Store for Cached<S> {
+impl<S: Store> Intercept for Cached<S> {
+    fn inner(&self) -> &dyn Store {
+        &self.inner
+    }
+
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let fingerprint = request.fingerprint;
@@ -147,14 +151,6 @@ impl<S: Store> Store for Cached<S> {
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.release(key, lease)
-    }
-
-    fn extend<'a>(&'a self, key: &'a str, lease: &'a Lease, until_ms: u64) -> StoreFuture<'a, ()> {
-        self.inner.extend(key, lease, until_ms)
-    }
-
     fn get<'a>(&'a self, key: &'a str, now_ms: u64) -> StoreFuture<'a, Option<Record>> {
         if let Some(record) = self.live(key, now_ms) {
             return Box::pin(async move { Ok(Some((*record).clone())) });
@@ -166,8 +162,8 @@ impl<S: Store> Store for Cached<S> {
         self.cache.remove(key);
         self.inner.delete(key)
     }
+}
 
-    fn max_data_bytes(&self) -> Option<usize> {
-        self.inner.max_data_bytes()
-    }
+store_by_intercept! {
+    impl<S: Store> for Cached<S>, as this => this;
 }

@@ -14,6 +14,29 @@ tokio::task_local! {
 /// deduplicated too if `complete` ever fails — for example as Stripe's
 /// `Idempotency-Key` header, or a message-deduplication id.
 ///
+/// Where it is set: inside the body of a guarded call, and also with
+/// `IDEM_DISABLED=1` (the key is computed, nothing is stored), so code that
+/// passes it on behaves the same either way. Where it is `None`: outside a
+/// body, when a key part was missing under `on_missing_key = "run"`, and in
+/// tasks the body spawns — tokio does not carry task-locals into new tasks,
+/// so read it in the body and move it in:
+///
+/// ```
+/// # use idem_core::{current_key, Idempotent, MemoryStore};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idem_core::Error> {
+/// # let store = MemoryStore::new();
+/// Idempotent::new("docs::spawn").store(&store).key("id", "s-1")
+///     .run(|| async {
+///         let key = current_key();
+///         let seen = tokio::spawn(async move { key.map(|k| k.storage_key().to_owned()) });
+///         assert!(seen.await.unwrap().is_some_and(|k| k.starts_with("docs::spawn#")));
+///         Ok::<_, idem_core::Error>(())
+///     })
+///     .await
+/// # }
+/// ```
+///
 /// ```
 /// use idem_core::{current_key, Idempotent, MemoryStore};
 ///
@@ -25,8 +48,9 @@ tokio::task_local! {
 ///     .store(&store)
 ///     .key("id", "p-1")
 ///     .run(|| async {
-///         let key = current_key().expect("inside the body");
-///         Ok::<_, idem_core::Error>(key.storage_key().to_owned())
+///         // Inside a body there is always one.
+///         let key = current_key().map(|k| k.storage_key().to_owned());
+///         Ok::<_, idem_core::Error>(key.unwrap_or_default())
 ///     })
 ///     .await?;
 /// assert!(header.starts_with("docs::pay#"));

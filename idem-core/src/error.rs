@@ -43,15 +43,23 @@ pub enum Error {
         /// What `Serialize` reported.
         reason: String,
     },
-    /// Another call with this key is running; retry after `retry_after`.
+    /// Another call with this key is running.
+    ///
+    /// `retry_after` is a hint for an HTTP `Retry-After` or a queue's
+    /// visibility timeout: a short pause (at most 1 s, never past the lease's
+    /// end) after which the first run has often finished and a retry gets its
+    /// result. `lease_lapses_in` is the worst case: if the first run crashed,
+    /// its claim holds the key that much longer.
     #[error("`{key}` is already in progress; retry after {retry_after:?}")]
     InProgress {
         /// Namespace of the guarded function.
         namespace: String,
         /// `namespace#digest-prefix`.
         key: String,
-        /// Until the running call's lease lapses.
+        /// A suggested pause before retrying: the rest of the lease, at most 1 s.
         retry_after: Duration,
+        /// Until the running call's lease lapses.
+        lease_lapses_in: Duration,
     },
     /// A duplicate carried a payload whose fingerprint (`validate`) differs
     /// from the first call's.
@@ -166,7 +174,8 @@ impl Error {
     /// let busy = Error::InProgress {
     ///     namespace: "billing::charge".into(),
     ///     key: "billing::charge#1a2b3c4d".into(),
-    ///     retry_after: Duration::from_secs(3),
+    ///     retry_after: Duration::from_secs(1),
+    ///     lease_lapses_in: Duration::from_secs(3),
     /// };
     /// assert!(busy.is_retryable());
     ///

@@ -5,6 +5,40 @@
 //! replays, HTTP client retries), and replay the saved result to every
 //! duplicate.
 //!
+//! ## The attribute
+//!
+//! ```
+//! use idem_core::idempotent;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize)]
+//! struct Order { order_id: String, amount_cents: u64 }
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Receipt { charged_cents: u64 }
+//!
+//! #[idempotent(key = "order.order_id", ttl = "48h")]
+//! async fn charge(order: &Order) -> Result<Receipt, idem_core::Error> {
+//!     Ok(Receipt { charged_cents: order.amount_cents }) // the side effect goes here
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), idem_core::Error> {
+//! let order = Order { order_id: "ord-1".into(), amount_cents: 1250 };
+//! let first = charge(&order).await?;
+//! let again = charge(&order).await?; // a duplicate delivery: replayed, not run
+//! assert_eq!(first, again);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`idempotent`] lists its arguments (key paths, `ttl`, `lease`,
+//! `validate`, `store`, `in_progress`, …); every mistake is a compile error.
+//!
+//! ## The builder
+//!
+//! The attribute expands to [`Idempotent`], which closures can use directly:
+//!
 //! ```
 //! use idem_core::{Idempotent, MemoryStore};
 //!
@@ -25,27 +59,49 @@
 //! # }
 //! ```
 //!
+//! ## Stores
+//!
+//! [`MemoryStore`] (in process), [`Cached`] (a local cache of completed
+//! records in front of any store), `idem_dynamo::DynamoStore` (DynamoDB, in
+//! Powertools' table layout). Calls without `store = …` use the process
+//! default ([`set_default_store`]). To write a store of your own, see
+//! [`store`]: the [`Store`] trait, its records and its rules.
+//!
+//! ## Testing
+//!
+//! [`testing`] (feature `testing`): a store of each test's own
+//! (`testing::scoped_store`), a claim left as a crashed run leaves it
+//! (`testing::crashed_claim`), a manual clock, a counting and a
+//! fault-injecting store, and the conformance suite every store must pass.
+//!
 //! ## The call flow
 //!
 //! 1. The key parts are hashed ([`Key`]) before the arguments move into the body.
 //! 2. `store.claim(key)`:
 //!    - acquired → run the body (renewing the lease while it runs; the
-//!      body sees [`current_key()`]) → `Ok` is saved and returned, `Err`
-//!      releases the claim so a retry runs again;
+//!      body sees [`current_key()`]) → `Ok` is saved and returned; `Err`, a
+//!      panic or a dropped future release the claim so a retry runs again;
 //!    - completed → the saved result is decoded and returned (the body does
 //!      not run), after checking the payload fingerprint if `validate` is set;
-//!    - in progress → [`Error::InProgress`] with `retry_after`, or poll
-//!      ([`InProgress::Wait`]).
+//!    - in progress → [`Error::InProgress`] with `retry_after`, or wait for
+//!      the result, reading the record ([`InProgress::Wait`]).
 //! 3. A run that crashed holds its claim only until its lease lapses.
 //!
-//! ## Choices where the design is silent
+//! ## Choices made here
 //!
-//! - A result that cannot be saved (too large for the store, or not
-//!   encodable as JSON) is saved as *completed without data*: the effect never
-//!   runs again, and replays get [`Error::ReplayUnavailable`].
+//! - A result that cannot be saved (too large for the store, or not held
+//!   faithfully by JSON: a NaN, an infinity) is saved as *completed without
+//!   data*: the effect never runs again, and replays get
+//!   [`Error::ReplayUnavailable`].
 //! - `lease` is capped at `ttl`; `deadline` caps the lease further.
+//! - `ttl` is kept in whole seconds (the `expiration` attribute of
+//!   Powertools' layout is epoch seconds), rounded up: `ttl = "1s"` replays
+//!   for 1 to 2 s. Leases keep milliseconds.
 //! - Fingerprints are compared only when both the record and the call have one.
-//! - `IDEM_DISABLED=1` (or `true`) turns idempotency off process-wide; it is
+//! - Store writes whose outcome is unknown are retried twice with the same
+//!   lease token (after the backend's own retries).
+//! - `IDEM_DISABLED=1` (or `true`, `yes`, `on`, in any case) turns idempotency
+//!   off process-wide; an unrecognised value warns and leaves it on; it is
 //!   read once.
 //! - Without a store, calls use a process-wide [`MemoryStore`], except on AWS
 //!   Lambda, where that would deduplicate per instance only: there they fail
@@ -54,14 +110,17 @@
 //! ## Features
 //!
 //! - `macros` (default): the `#[idempotent]` attribute.
-//! - `testing`: the store conformance suite and a fault-injecting store.
+//! - `testing`: test support (above) and the store conformance suite.
 //! - `metrics`: counters through the `metrics` facade, labelled by `namespace`:
 //!   `idem_calls_total` (also by `outcome`: `executed`, `replayed`,
 //!   `in_progress`, `body_error`, `error`, `unguarded`),
 //!   `idem_store_errors_total` and `idem_complete_failures_total`. The
 //!   duplicate rate is `replayed / (executed + replayed)`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod cache;
+mod clock;
 mod context;
 mod default;
 mod engine;
@@ -69,19 +128,20 @@ mod error;
 mod key;
 mod memory;
 mod outcome;
+pub mod path;
+mod site;
 pub mod store;
 mod telemetry;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use cache::Cached;
+pub use clock::{Clock, IntoDeadline, SystemClock};
 pub use context::current_key;
 pub(crate) use default::disabled;
-pub use default::set_default_store;
-pub use engine::{
-    Clock, Idempotent, InProgress, IntoDeadline, OnMissingKey, SystemClock, DEFAULT_LEASE,
-    DEFAULT_TTL,
-};
+pub use default::{set_default_store, AlreadySet};
+pub use engine::{Idempotent, InProgress, OnCancel, OnMissingKey, DEFAULT_LEASE, DEFAULT_TTL};
 pub use error::Error;
 pub use key::{Fingerprint, FingerprintBuilder, Key, KeyBuilder, KeyError, ShortKey};
 pub use memory::MemoryStore;
@@ -126,7 +186,7 @@ pub use store::{Store, StoreError};
 ///
 /// | argument | default | meaning |
 /// |---|---|---|
-/// | `key = "…"` | required | comma-separated paths, each rooted at a parameter or `self`: `"req.tenant, req.request_id"` |
+/// | `key = "…"` | required | comma-separated paths, each rooted at a parameter or `self`: `"req.tenant, req.request_id"`; see "Key paths" below |
 /// | `ttl = "…"` | `"1h"` | how long a result is replayed: `"30s"`, `"15m"`, `"48h"`, `"7d"`, `"1h30m"`, `"500ms"` |
 /// | `lease = "…"` | `"5m"` | how long a claim survives without renewal; must be shorter than `ttl` |
 /// | `deadline = expr` | none | the caller's deadline ([`IntoDeadline`]: unix ms, `SystemTime`, `Option` of those); the lease never outlives it |
@@ -149,100 +209,33 @@ pub use store::{Store, StoreError};
 /// exist, a part that is not `Serialize`) are reported on the whole string:
 /// on stable Rust a span cannot point inside a string literal.
 ///
-/// Methods are namespaced `module_path!()::method`: give `name = "…"` when
-/// two types in one module guard methods of the same name.
+/// # Key paths
+///
+/// | step | meaning | checked |
+/// |---|---|---|
+/// | `.field`, `.0` | a field | at compile time |
+/// | `?` | through an `Option` field (`event.detail?.order_id`) | at compile time that it is an `Option`; `None` is a missing part |
+/// | `[member]`, `["odd-name"]` | a member of a `serde_json::Value` object or a map with string keys (`event.detail[order_id]`) | at run time; absent is a missing part |
+/// | `[0]` | an element of a `Value` array, a `Vec` or a slice (`records[0].id`) | at run time |
+/// | `json(path)` | the JSON held in a string (`json(message.body)[order][id]`: SQS and API Gateway bodies), parsed once per call for all parts | at run time; not JSON is `InvalidKey` |
+///
+/// A missing part is [`Error::MissingKey`] naming the whole path as written
+/// (or runs unguarded with `on_missing_key = "run"`). The run-time steps are
+/// [`path`]'s, for use with the builder too.
+///
+/// Methods are namespaced `module_path!()::Type::method` (the `Self` type's
+/// own name), functions `module_path!()::fn`. The namespace is part of every
+/// stored key: moving or renaming a function changes it, so pin `name = "…"`
+/// before production. Two `#[idempotent]` functions that end up with one
+/// namespace in one process fail with [`Error::NamespaceClash`].
 ///
 /// The expansion is the [`Idempotent`] builder chain, nothing more (see
 /// "Expansion" below).
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use idem_macros::idempotent;
 
 /// Support for code generated by `#[idempotent]`. Not public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::{Error, Idempotent, InProgress, OnMissingKey};
-    pub use std::time::Duration;
-
-    use serde::de::DeserializeOwned;
-    use serde::Serialize;
-
-    // The traits below exist for their error messages: the expansion asserts
-    // them on the user's spans (the return type, the key string), and rustc
-    // reports the root obligation's `on_unimplemented` message instead of
-    // "`T: Serialize` is not satisfied … required by a bound in `run`". The
-    // supertraits make rustc drop the duplicate errors of the builder's own
-    // bounds at the same span.
-
-    /// The declared return type of an `#[idempotent]` function.
-    #[diagnostic::on_unimplemented(
-        message = "an `#[idempotent]` function must return `Result<T, E>`, not `{Self}`",
-        label = "not a `Result`"
-    )]
-    pub trait ReturnsResult {
-        /// `T`.
-        type Ok;
-        /// `E`.
-        type Err;
-    }
-
-    impl<T, E> ReturnsResult for Result<T, E> {
-        type Ok = T;
-        type Err = E;
-    }
-
-    /// The `T` of `Result<T, E>`: saved as JSON…
-    #[diagnostic::on_unimplemented(
-        message = "the result type `{Self}` of an `#[idempotent]` function must implement `Serialize`",
-        label = "the `Ok` value is saved, to be replayed to duplicates",
-        note = "derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
-    )]
-    pub trait ResultSerialize: Serialize {}
-
-    impl<T: Serialize> ResultSerialize for T {}
-
-    /// …and replayed to duplicates.
-    #[diagnostic::on_unimplemented(
-        message = "the result type `{Self}` of an `#[idempotent]` function must implement `DeserializeOwned`",
-        label = "duplicates get the saved `Ok` value back, deserialized",
-        note = "derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
-    )]
-    pub trait ResultDeserialize: DeserializeOwned {}
-
-    impl<T: DeserializeOwned> ResultDeserialize for T {}
-
-    /// The `E` of `Result<T, E>`: idem's own errors are returned through it.
-    #[diagnostic::on_unimplemented(
-        message = "the error type `{Self}` of an `#[idempotent]` function must implement `From<idem_core::Error>`",
-        label = "idem's own errors (in progress, missing key, store failure) are returned as this type",
-        note = "add a variant such as `#[error(transparent)] Idem(#[from] idem_core::Error)`, or return `anyhow::Result<T>`"
-    )]
-    pub trait ResultError: From<Error> {}
-
-    impl<E: From<Error>> ResultError for E {}
-
-    /// A part of `key = …` or `validate = …`: hashed through `Serialize`.
-    #[diagnostic::on_unimplemented(
-        message = "the key part `{Self}` must implement `Serialize`",
-        label = "key and `validate` parts are hashed through `serde::Serialize`",
-        note = "derive `serde::Serialize` for `{Self}`, or key on one of its fields"
-    )]
-    pub trait KeyPart: Serialize {}
-
-    impl<T: Serialize + ?Sized> KeyPart for T {}
-
-    /// Compile-time check of the declared return type; does nothing.
-    #[inline(always)]
-    pub fn assert_return<R>(_: std::marker::PhantomData<R>)
-    where
-        R: ReturnsResult,
-        R::Ok: ResultSerialize + ResultDeserialize,
-        R::Err: ResultError,
-    {
-    }
-
-    /// Compile-time check of a key part; returns it unchanged.
-    #[inline(always)]
-    pub fn key_part<T: KeyPart + ?Sized>(part: &T) -> &T {
-        part
-    }
-}
+#[path = "private.rs"]
+pub mod __private;

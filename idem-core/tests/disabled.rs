@@ -1,23 +1,27 @@
-//! `IDEM_DISABLED=1` runs every body directly. Its own test binary, because
-//! the switch is read once per process.
+//! `IDEM_DISABLED=1`: bodies run directly, every time, and still see their
+//! key. A test binary of its own, since the switch is read once per process.
+#![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use idem_core::{Error, Idempotent, MemoryStore};
+use idem_core::{current_key, Error, Idempotent, MemoryStore};
 
 #[tokio::test]
-async fn idem_disabled_runs_bodies_directly_and_stores_nothing() {
+async fn disabled_runs_every_body_and_current_key_is_still_set() {
+    // Before any call reads the switch; this binary has one test.
     std::env::set_var("IDEM_DISABLED", "1");
     let store = MemoryStore::new();
-    let runs = AtomicUsize::new(0);
-    for _ in 0..3 {
-        Idempotent::new("tests::disabled")
+    let mut runs = 0;
+    for _ in 0..2 {
+        let key = Idempotent::new("disabled::pay")
             .store(&store)
-            .key("id", "x")
-            .run(|| async { Ok::<_, Error>(runs.fetch_add(1, Ordering::SeqCst)) })
+            .key("id", "d-1")
+            .run(|| async {
+                runs += 1;
+                Ok::<_, Error>(current_key().map(|k| k.storage_key().to_owned()))
+            })
             .await
-            .expect("runs");
+            .unwrap();
+        assert!(key.is_some_and(|k| k.starts_with("disabled::pay#")));
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 3);
-    assert!(store.is_empty());
+    assert_eq!(runs, 2, "no deduplication when disabled");
+    assert!(store.is_empty(), "nothing stored");
 }

@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken, Status, StoreFuture};
 use idem_core::testing::{Counting, Intercept, Intercepted, ManualClock};
-use idem_core::{current_key, Cached, Clock, Error, Idempotent, InProgress, Key, MemoryStore, OnMissingKey, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, Status, StoreFuture, LeaseToken};
+use idem_core::{
+    current_key, Cached, Clock, Error, Idempotent, InProgress, Key, MemoryStore, OnMissingKey,
+    Store, StoreError, SystemClock,
+};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -71,8 +74,7 @@ async fn a_failed_body_releases_its_claim_so_a_retry_runs_again() {
     assert_eq!(store.counts().total(), 2, "failed body: claim + release");
     assert_eq!(store.counts().release, 1);
     let key = storage_key("tests::fails", "x");
-    assert!(store
-        .get(&key, SystemClock.now_ms())
+    assert!(Store::get(&store, &key, SystemClock.now_ms())
         .await
         .unwrap()
         .is_none());
@@ -115,12 +117,17 @@ async fn a_concurrent_duplicate_gets_in_progress_with_retry_after() {
         Error::InProgress {
             namespace,
             retry_after,
+            lease_lapses_in,
             key,
         } => {
             assert_eq!(namespace, "tests::slow");
             assert!(key.starts_with("tests::slow#") && key.len() == "tests::slow#".len() + 8);
+            // A short hint, not the rest of a 60 s lease…
+            assert_eq!(retry_after, Duration::from_secs(1));
+            // …which is reported beside it.
             assert!(
-                retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60)
+                lease_lapses_in > Duration::from_secs(50)
+                    && lease_lapses_in <= Duration::from_secs(60)
             );
         }
         other => panic!("expected InProgress, got {other:?}"),
@@ -395,6 +402,8 @@ async fn a_body_running_three_leases_keeps_its_claim() {
 
 #[tokio::test]
 async fn the_deadline_caps_the_lease_so_a_timed_out_claim_lapses_then() {
+    // A Lambda timeout freezes or kills the process: nothing runs after it,
+    // so the claim is kept as a crash would keep it (`OnCancel::Keep`).
     let store = MemoryStore::new();
     let now = SystemClock.now_ms();
     let deadline = now + 200;
@@ -404,6 +413,7 @@ async fn the_deadline_caps_the_lease_so_a_timed_out_claim_lapses_then() {
             .store(&store)
             .lease(Duration::from_secs(300))
             .deadline(deadline)
+            .on_cancel(idem_core::OnCancel::Keep)
             .key("id", "x")
             .run(|| async {
                 tokio::time::sleep(Duration::from_secs(10)).await;
@@ -532,8 +542,7 @@ async fn the_local_cache_answers_duplicates_with_no_round_trip() {
         "0 store calls for cached duplicates"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    store
-        .delete(&storage_key("tests::call", "a"))
+    Store::delete(&store, &storage_key("tests::call", "a"))
         .await
         .unwrap();
     call(&store, "a", &runs).await.unwrap();

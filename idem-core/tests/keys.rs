@@ -82,6 +82,63 @@ fn a_struct_hashes_like_the_json_object_it_serializes_to() {
     assert_eq!(digest(&order()), digest(&json));
 }
 
+#[derive(Serialize)]
+struct Event2 {
+    id: String,
+    lines: Vec<Line>,
+    customer: Customer,
+    total: u64,
+}
+
+#[derive(Serialize)]
+struct Line {
+    sku: String,
+    qty: u32,
+    discount: i64,
+    gift: bool,
+}
+
+#[derive(Serialize)]
+struct Customer {
+    name: String,
+    address: HashMap<String, String>,
+}
+
+fn event() -> Event2 {
+    Event2 {
+        id: "evt-1".into(),
+        lines: (0..8)
+            .map(|i| Line {
+                sku: format!("SKU-{i}"),
+                qty: i,
+                discount: -i64::from(i),
+                gift: i % 2 == 0,
+            })
+            .collect(),
+        customer: Customer {
+            name: "Jane".into(),
+            address: [("zip", "10115"), ("city", "Berlin"), ("country", "DE")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        },
+        total: 1_000_000,
+    }
+}
+
+#[test]
+fn a_nested_struct_hashes_like_its_json_value_and_differs_when_a_leaf_does() {
+    let typed = event();
+    let value = serde_json::to_value(&typed).expect("json");
+    assert_eq!(digest(&typed), digest(&value));
+    let mut changed = event();
+    changed.lines[7].gift = !changed.lines[7].gift;
+    assert_ne!(digest(&typed), digest(&changed));
+    let mut moved = event();
+    moved.lines.swap(0, 1);
+    assert_ne!(digest(&typed), digest(&moved), "sequences keep their order");
+}
+
 #[test]
 fn maps_are_order_independent_and_sequences_are_not() {
     let pairs: Vec<(String, u32)> = (0..50).map(|i| (format!("k{i}"), i)).collect();
@@ -273,6 +330,13 @@ fn pinned_key_vectors() {
         ("enum_newtype", digest(&Event::Paid(7))),
         ("enum_struct", digest(&Event::Refund { id: 1, cents: -5 })),
         ("enum_tuple", digest(&Event::Moved(1, -1))),
+        ("nested", digest(&event())),
+        (
+            "nested_json",
+            digest(&serde_json::json!({
+                "z": {"b": [1, {"y": 2, "x": 1}], "a": null}, "a": -1.5, "": "empty key"
+            })),
+        ),
         (
             "composite",
             Key::builder("billing::charge")

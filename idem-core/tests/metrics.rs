@@ -119,7 +119,10 @@ impl Intercept for CompleteFails<'_> {
         self.1.store(true, Ordering::SeqCst);
         self.0.claim(r)
     }
-    fn complete<'a>(&'a self, _: idem_core::store::Completion<'a>) -> idem_core::store::StoreFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        _: idem_core::store::Completion<'a>,
+    ) -> idem_core::store::StoreFuture<'a, ()> {
         Box::pin(async { Err(idem_core::StoreError::LeaseLost) })
     }
 }

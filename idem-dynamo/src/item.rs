@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use idem_core::{Fingerprint, StoreError};
 use idem_core::store::{ClaimRequest, Lease, LeaseToken, Record, Status};
+use idem_core::{Fingerprint, StoreError};
 
 use crate::config::Settings;
 use crate::error::corrupt;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use aws_sdk_dynamodb::Client;
-use idem_core::{Store, StoreError};
 use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Record, Status, StoreFuture};
+use idem_core::{Store, StoreError};
 
 use crate::config::{Attributes, DynamoStoreBuilder, Settings};
 use crate::error::{backend, failed, fenced, is_item_too_large};
@@ -379,6 +379,12 @@ impl Store for DynamoStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(self.delete_inner(key))
+    }
+
+    /// A clone (the client is a shared handle), so the claim of a call whose
+    /// future was dropped mid-body is released by a task of the runtime.
+    fn detach(&self) -> Option<Arc<dyn Store>> {
+        Some(Arc::new(self.clone()))
     }
 
     /// 400 KB less the other attributes of a completed item with the longest

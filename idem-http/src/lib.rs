@@ -89,7 +89,9 @@
 //!   `ReplayUnavailable` policy, as for a response too large for the store.
 //!   Trailers are not saved.
 //! - **Handler errors.** A handler's `Err` (the service error) releases the
-//!   key and reaches the caller unchanged.
+//!   key and reaches the caller unchanged. A panicking handler and a dropped
+//!   response future (the client left, a timeout) release it too (idem-core's
+//!   engine), so a retry runs again rather than meeting 409 for a lease.
 //! - **Default ttl** is 24 hours; records are namespaced `idem_http` unless
 //!   [`namespace`](IdempotencyLayer::namespace) says otherwise.
 //!

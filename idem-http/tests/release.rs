@@ -1,11 +1,8 @@
 //! The key is never blocked for the whole lease by a request that did not
 //! finish: a handler error, a panic, or a caller that left (the future
 //! dropped: a client disconnect, a timeout).
-//!
-//! The panic and drop tests need idem-core's release-on-panic and
-//! release-on-drop in the engine, which is being built in parallel: until
-//! it lands they fail and are `#[ignore]`d with that reason. Run them with
-//! `cargo test -p idem-http --test release -- --ignored`.
+//! idem-core's engine releases the claim on a panic and hands the release
+//! of a dropped call to the runtime; these tests check it through the layer.
 #![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
@@ -96,7 +93,6 @@ async fn a_handler_error_releases_the_key_so_the_retry_runs() {
 }
 
 #[tokio::test]
-#[ignore = "needs idem-core's release-on-panic in the engine (in progress)"]
 async fn a_handler_panic_releases_the_key_so_the_retry_runs() {
     let layer = IdempotencyLayer::new(MemoryStore::new());
     let (status, runs) = retry_after_first(First::Panic, layer, Duration::from_millis(50)).await;
@@ -108,7 +104,6 @@ async fn a_handler_panic_releases_the_key_so_the_retry_runs() {
 }
 
 #[tokio::test]
-#[ignore = "needs idem-core's release-on-drop in the engine (in progress)"]
 async fn a_caller_that_leaves_mid_handler_releases_the_key_so_the_retry_runs() {
     let layer = IdempotencyLayer::new(MemoryStore::new());
     let (status, runs) = retry_after_first(First::Hang, layer, Duration::from_millis(50)).await;
@@ -117,19 +112,6 @@ async fn a_caller_that_leaves_mid_handler_releases_the_key_so_the_retry_runs() {
         (201, 2),
         "not 409: the dropped request holds no claim"
     );
-}
-
-#[tokio::test]
-async fn today_a_panic_or_a_dropped_caller_blocks_the_key_until_its_lease_lapses() {
-    for first in [First::Panic, First::Hang] {
-        let layer = IdempotencyLayer::new(MemoryStore::new()).lease(Duration::from_millis(300));
-        let (status, runs) = retry_after_first(first, layer, Duration::from_millis(400)).await;
-        assert_eq!(
-            (status, runs),
-            (201, 2),
-            "the lease bounds how long the key is held"
-        );
-    }
 }
 
 #[tokio::test]

@@ -6,12 +6,45 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{AttrStyle, ItemFn, ReturnType, Type};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, ReturnType, Signature, Type, Visibility};
 
 use crate::attr::{self, Args, InProgress, OnMissingKey};
+use crate::path::{part_expr, KeyPath};
+
+/// A function whose body is kept as tokens, as tracing-attributes'
+/// `MaybeItemFn` does: a body that does not parse yet (the user is typing)
+/// still expands, so the editor sees the function and rustc reports the
+/// body's own syntax error where it is.
+struct MaybeItemFn {
+    outer: Vec<Attribute>,
+    inner: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: TokenStream,
+}
+
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let outer = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let inner = content.call(Attribute::parse_inner)?;
+        let body = content.parse()?;
+        Ok(MaybeItemFn {
+            outer,
+            inner,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
 
 pub(crate) fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func: MaybeItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             let error = syn::Error::new(
@@ -33,31 +66,46 @@ pub(crate) fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn expand(func: ItemFn, args: &Args) -> TokenStream {
-    let ItemFn {
-        attrs,
+fn expand(func: MaybeItemFn, args: &Args) -> TokenStream {
+    let MaybeItemFn {
+        outer,
+        inner,
         vis,
         sig,
-        block,
+        body,
     } = func;
-    let (outer, inner): (Vec<_>, Vec<_>) = attrs
-        .into_iter()
-        .partition(|a| matches!(a.style, AttrStyle::Outer));
     let ReturnType::Type(_, ret) = &sig.output else {
         // attr::parse rejects such signatures; emit the function as is.
-        return quote!(#(#outer)* #vis #sig #block);
+        return quote!(#(#outer)* #vis #sig { #(#inner)* #body });
     };
     let private = |span: Span| private_path(args, span);
     let call = private(Span::call_site());
 
+    // One static per function: it names the call site, so that two
+    // functions ending up with one namespace fail loudly, and holds a
+    // method's namespace once it is made.
+    let site = quote! {
+        static __IDEM_SITE: #call::Site = #call::Site::new(::core::concat!(
+            ::core::file!(), ":", ::core::line!(), ":", ::core::column!()
+        ));
+    };
     let namespace = match &args.name {
         Some(name) => quote!(#name),
         None => {
             let name = sig.ident.unraw().to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #name))
+            if sig.receiver().is_some() {
+                // Methods of two types in one module must not share records.
+                quote!(__IDEM_SITE.method_namespace(
+                    ::core::module_path!(),
+                    ::core::any::type_name::<Self>(),
+                    #name,
+                ))
+            } else {
+                quote!(::core::concat!(::core::module_path!(), "::", #name))
+            }
         }
     };
-    let mut chain = quote!(#call::Idempotent::new(#namespace));
+    let mut chain = quote!(#call::Idempotent::new(#namespace).site(&__IDEM_SITE));
     if let Some(ms) = args.ttl_ms {
         chain.extend(quote!(.ttl(#call::Duration::from_millis(#ms))));
     }
@@ -84,21 +132,46 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
         };
         chain.extend(quote!(.on_missing_key(#call::OnMissingKey::#policy)));
     }
+    if let Some(keep) = args.keep_on_cancel {
+        let policy = if keep { quote!(Keep) } else { quote!(Release) };
+        chain.extend(quote!(.on_cancel(#call::OnCancel::#policy)));
+    }
     if let Some(store) = &args.store {
         chain.extend(quote!(.store(&(#store))));
     }
     // Key parts are hashed here, by reference, before the body may move
     // the arguments. Their tokens carry the key string's span, so a missing
     // field or a part that is not `Serialize` is reported on the string.
+    // `json(…)` texts: one parse per call, shared by the parts that read it.
+    let mut json_texts: Vec<String> = Vec::new();
+    for part in args.key.iter().chain(&args.validate) {
+        if let Some(text) = part.json_text() {
+            if !json_texts.contains(&text) {
+                json_texts.push(text);
+            }
+        }
+    }
+    let json_cache = |part: &KeyPath| {
+        let text = part.json_text().unwrap_or_default();
+        let n = json_texts.iter().position(|t| *t == text).unwrap_or(0);
+        syn::Ident::new(&format!("__idem_json_{n}"), Span::call_site())
+    };
+    let json_locals = (0..json_texts.len()).map(|n| {
+        let ident = syn::Ident::new(&format!("__idem_json_{n}"), Span::call_site());
+        quote!(let #ident = #call::JsonOnce::new();)
+    });
+    let json_locals = quote!(#(#json_locals)*);
     for part in &args.key {
-        let (text, expr, span) = (&part.text, &part.expr, part.span);
+        let (text, span) = (&part.text, part.span);
         let private = private(span);
-        chain.extend(quote_spanned!(span=> .key(#text, #private::key_part(&#expr))));
+        let expr = part_expr(part, &private, &json_cache);
+        chain.extend(quote_spanned!(span=> .key(#text, #private::key_part(#expr))));
     }
     for part in &args.validate {
-        let (expr, span) = (&part.expr, part.span);
+        let span = part.span;
         let private = private(span);
-        chain.extend(quote_spanned!(span=> .validate(#private::key_part(&#expr))));
+        let expr = part_expr(part, &private, &json_cache);
+        chain.extend(quote_spanned!(span=> .validate(#private::key_part(#expr))));
     }
 
     // The assertion and `.run` share one span, the return type's: a result
@@ -112,7 +185,6 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             #private::assert_return(::core::marker::PhantomData::<#ret>);
         )
     };
-    let stmts = &block.stmts;
     // A return edge of the declared type (never taken), as in
     // tracing-attributes: the body is checked against the function's own
     // return type, so type errors and `?` conversions are reported in the
@@ -137,7 +209,7 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     let call = quote_spanned! {ret_span=>
         (#chain).run(|| async {
             #fake_return
-            #(#stmts)*
+            #body
         })
         .await
     };
@@ -146,6 +218,8 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
         #vis #sig {
             #(#inner)*
             #assert
+            #site
+            #json_locals
             #call
         }
     }
@@ -168,7 +242,7 @@ fn type_span(ty: &Type) -> Span {
 fn private_path(args: &Args, span: Span) -> TokenStream {
     match &args.krate {
         Some(krate) => {
-            let krate = attr::respan(quote!(#krate), span);
+            let krate = crate::path::respan(quote!(#krate), span);
             quote_spanned!(span=> #krate::__private)
         }
         None => quote_spanned!(span=> ::idem_core::__private),

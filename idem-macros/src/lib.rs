@@ -4,10 +4,18 @@
 //!
 //! The macro only parses, validates and emits a call to idem-core's
 //! programmatic API; every behaviour lives and is tested there.
-//! `attr` parses and validates, `expand` generates.
+//! `attr` parses and validates the arguments (with `path` for key paths,
+//! `duration` for durations, `signature` for the function), `errors`
+//! collects every mistake, `suggest` finds "did you mean", and `expand`
+//! generates.
 
 mod attr;
+mod duration;
+mod errors;
 mod expand;
+mod path;
+mod signature;
+mod suggest;
 
 use proc_macro::TokenStream;
 

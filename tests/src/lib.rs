@@ -1,6 +1,9 @@
 //! Cross-crate tests live in `tests/`; this library holds what the DynamoDB
 //! tests, the reliability suite and its `crash-child` share: the way to reach
-//! DynamoDB Local, and the project's rule for when it cannot be reached.
+//! DynamoDB Local, the project's rule for when it cannot be reached, and a
+//! fault-injecting TCP proxy.
+
+pub mod fault_proxy;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken, Status};
 use idem_core::{Cached, Clock, Error, Idempotent, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, Status, LeaseToken};
 use idem_dynamo::DynamoStore;
 
 async fn charge<S: Store>(
@@ -140,11 +140,16 @@ async fn in_progress_duplicate_costs_one_round_trip() {
     let (first, finish_tx) = hold_slow_job(&store).await;
     db.requests.take();
     match slow_job_again(&store).await {
-        Err(Error::InProgress { retry_after, .. }) => {
+        Err(Error::InProgress {
+            retry_after,
+            lease_lapses_in,
+            ..
+        }) => {
             assert!(
-                retry_after.as_secs() > 200,
-                "the lease is 5 min: {retry_after:?}"
+                lease_lapses_in.as_secs() > 200,
+                "the lease is 5 min: {lease_lapses_in:?}"
             );
+            assert!(retry_after <= std::time::Duration::from_secs(1));
         }
         other => panic!("expected InProgress, got {other:?}"),
     }
@@ -392,4 +397,44 @@ async fn a_result_of_max_data_bytes_fits() {
         assert_eq!(got.len(), value.len());
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_call_releases_its_claim_on_dynamodb() {
+    let Some(db) = dynamo_support::local("cancelled") else {
+        return;
+    };
+    let store = db.store().await;
+    let slow = Idempotent::new("dynamo::cancelled")
+        .store(&store)
+        .key("id", "c-1")
+        .run(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok::<_, Error>(1u8)
+        });
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(300), slow).await;
+    assert!(cut.is_err(), "the caller gave up");
+    // The release runs on the runtime, after the call is gone.
+    let mut released = false;
+    for _ in 0..100 {
+        let again = Idempotent::new("dynamo::cancelled")
+            .store(&store)
+            .key("id", "c-1")
+            .run(|| async { Ok::<_, Error>(2u8) })
+            .await;
+        match again {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                released = true;
+                break;
+            }
+            Err(Error::InProgress { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(released, "the key was freed well before its 5-minute lease");
+    let ops = db.requests.take();
+    assert!(ops.contains(&"DeleteItem".to_owned()), "{ops:?}");
 }

@@ -57,15 +57,14 @@ async fn refused_connection_is_a_clear_error_and_the_body_does_not_run() {
     let text = idem_tests::chain(&err);
     match err {
         Error::Store {
-            source:
-                ref source @ StoreError::Backend {
-                    ref operation,
-                    ..
-                },
+            source: ref source @ StoreError::Backend { ref operation, .. },
             ..
         } => {
             assert_eq!(operation, "PutItem on table `orders-idempotency`");
-            let cause = source.source().expect("the SDK failure is the source").to_string();
+            let cause = source
+                .source()
+                .expect("the SDK failure is the source")
+                .to_string();
             assert!(cause.contains("dispatch failure"), "{cause}");
             assert!(
                 cause.to_lowercase().contains("connection refused"),

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use dynamo_support::Local;
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status};
 use idem_core::{Clock, Error, Fingerprint, Idempotent, Key, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Status, LeaseToken};
 
 type Item = HashMap<String, AttributeValue>;
 /// A namespace, the attributes of its corrupt item, and the expected reason.
@@ -225,7 +225,10 @@ async fn reads_powertools_sort_key_records() {
         ]),
     )
     .await;
-    assert_eq!(item.get("lease_token"), Some(&s(&lease.token.expect("ours").to_string())));
+    assert_eq!(
+        item.get("lease_token"),
+        Some(&s(&lease.token.expect("ours").to_string()))
+    );
 }
 
 #[tokio::test]
@@ -258,7 +261,10 @@ async fn own_writes_keep_powertools_types() {
         "milliseconds, N"
     );
     assert_eq!(item.get("validation"), Some(&s(fp.as_str())));
-    assert_eq!(item.get("lease_token"), Some(&s(&lease.token.expect("ours").to_string())));
+    assert_eq!(
+        item.get("lease_token"),
+        Some(&s(&lease.token.expect("ours").to_string()))
+    );
     assert_eq!(item.get("data"), None);
     assert_eq!(item.len(), 6, "{item:?}");
 
@@ -282,7 +288,10 @@ async fn own_writes_keep_powertools_types() {
         ("validation".into(), s(fp.as_str())),
         // The lease stays, so a retried complete finds its own token.
         ("in_progress_expiration".into(), n(now + 60_000)),
-        ("lease_token".into(), s(&lease.token.expect("ours").to_string())),
+        (
+            "lease_token".into(),
+            s(&lease.token.expect("ours").to_string()),
+        ),
     ]);
     assert_eq!(
         item, expected,

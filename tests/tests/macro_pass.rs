@@ -1,6 +1,8 @@
 //! `#[idempotent]` on every kind of function it supports: each compiles, and
 //! runs with the behaviour of the programmatic call it expands to.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -412,10 +414,19 @@ async fn slow(id: &str, runs: &AtomicU32) -> Result<u32, Error> {
     Ok(runs.fetch_add(1, Ordering::SeqCst))
 }
 
-#[idempotent(key = "id", store = &*STORE, in_progress = "wait(5s)", name = "macro_pass::slow")]
+/// A second caller of `slow`'s records that waits. Two `#[idempotent]`
+/// functions may not share a namespace (that is a `NamespaceClash`); the
+/// builder, which has no call site of its own, may join one on purpose.
 async fn slow_waiting(id: &str, runs: &AtomicU32) -> Result<u32, Error> {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    Ok(runs.fetch_add(1, Ordering::SeqCst))
+    idem_core::Idempotent::new("macro_pass::slow")
+        .store(&*STORE)
+        .in_progress(idem_core::InProgress::Wait(Some(Duration::from_secs(5))))
+        .key("id", id)
+        .run(|| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(runs.fetch_add(1, Ordering::SeqCst))
+        })
+        .await
 }
 
 #[tokio::test]
@@ -510,4 +521,72 @@ async fn futures_are_send() {
             .map(|r| r.order_id)
     });
     assert_eq!(handle.await.expect("joined").expect("ok"), "ord-send");
+}
+
+// Two types in one module with a method of the same name: the `Self` type
+// is part of each default namespace, so they never share records.
+struct Stripe;
+struct Paypal;
+
+impl Stripe {
+    #[idempotent(key = "order_id", store = &*STORE)]
+    async fn charge(&self, order_id: &str) -> Result<String, Error> {
+        Ok(format!("stripe charged {order_id}"))
+    }
+}
+
+impl Paypal {
+    #[idempotent(key = "order_id", store = &*STORE)]
+    async fn charge(&self, order_id: &str) -> Result<String, Error> {
+        Ok(format!("paypal charged {order_id}"))
+    }
+}
+
+#[tokio::test]
+async fn same_named_methods_of_two_types_keep_their_own_records() {
+    assert_eq!(Stripe.charge("o-77").await.unwrap(), "stripe charged o-77");
+    assert_eq!(Paypal.charge("o-77").await.unwrap(), "paypal charged o-77");
+    assert_eq!(Stripe.charge("o-77").await.unwrap(), "stripe charged o-77");
+    let ns = Key::builder("macro_pass::Paypal::charge")
+        .part("order_id", "o-77")
+        .finish()
+        .unwrap();
+    assert!(
+        STORE
+            .get(ns.storage_key(), SystemClock.now_ms())
+            .await
+            .unwrap()
+            .is_some(),
+        "the namespace is module::Type::method"
+    );
+}
+
+// Two functions pinned to one namespace: the second to run fails loudly.
+#[idempotent(key = "id", name = "macro_pass::shared", store = &*STORE)]
+async fn shared_first(id: &str) -> Result<String, Error> {
+    Ok(format!("first {id}"))
+}
+
+#[idempotent(key = "id", name = "macro_pass::shared", store = &*STORE)]
+async fn shared_second(id: &str) -> Result<String, Error> {
+    Ok(format!("second {id}"))
+}
+
+#[tokio::test]
+async fn two_functions_with_one_namespace_are_a_loud_error_naming_both() {
+    assert_eq!(shared_first("s-1").await.unwrap(), "first s-1");
+    match shared_second("s-1").await {
+        Err(Error::NamespaceClash {
+            namespace,
+            first,
+            second,
+        }) => {
+            assert_eq!(namespace, "macro_pass::shared");
+            assert!(first.contains("macro_pass.rs") && second.contains("macro_pass.rs"));
+            assert_ne!(first, second);
+        }
+        other => panic!("expected a clash, got {other:?}"),
+    }
+    // The first keeps working.
+    assert_eq!(shared_first("s-1").await.unwrap(), "first s-1");
 }

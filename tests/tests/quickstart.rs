@@ -2,7 +2,7 @@
 //! own source, so the README's first command cannot silently rot.
 
 #[allow(dead_code)] // its `main` is the binary's, not the test's
-#[path = "../../examples/quickstart.rs"]
+#[path = "../../examples/quickstart/src/main.rs"]
 mod quickstart;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken};
 use idem_core::testing::ManualClock;
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, LeaseToken};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 
@@ -547,6 +547,8 @@ async fn a_clock_stepping_backwards_never_lets_a_second_run_in_early() {
             .store(&store)
             .clock(&clock)
             .lease(lease)
+            // A crash: the dropped future releases nothing.
+            .on_cancel(idem_core::OnCancel::Keep)
             .key("id", "x")
             .run(move || async move {
                 runs.fetch_add(1, Ordering::SeqCst);

@@ -25,9 +25,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use idem_core::testing::{Intercept, Intercepted, ManualClock};
-use idem_core::{current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
 use idem_core::store::{Completion, Lease, LeaseToken, Status, StoreFuture};
+use idem_core::testing::{Intercept, Intercepted, ManualClock};
+use idem_core::{
+    current_key, Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock,
+};
 use idem_dynamo::DynamoStore;
 use reliability_support as support;
 
@@ -276,8 +278,11 @@ async fn sigkill_after_complete_never_loses_or_reruns_the_result() {
 /// outcome by lease token.
 struct NoRenewal<S> {
     inner: S,
-    completes: Mutex<Vec<(Option<LeaseToken>, Result<(), String>)>>,
+    completes: Mutex<Vec<Seen>>,
 }
+
+/// A complete as the store saw it: its token, and what it answered.
+type Seen = (Option<LeaseToken>, Result<(), String>);
 
 impl<S> NoRenewal<S> {
     fn new(inner: S) -> Intercepted<Self> {

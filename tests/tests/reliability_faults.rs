@@ -36,17 +36,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_core::testing::{Faults, Faulty, Intercept, Intercepted, ManualClock};
 use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store, StoreError, SystemClock};
-use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Status, StoreFuture};
 use idem_dynamo::DynamoStore;
 use reliability_support::{self as support, Failure};
 
 /// What the store really applied, per storage key.
 #[derive(Debug, Default, Clone)]
 struct Applied {
-    acquired: usize,
-    released: usize,
+    /// Distinct claims (tokens): a retried claim that finds its own token
+    /// again is the same claim.
+    acquired: HashSet<LeaseToken>,
+    /// Distinct claims of those released.
+    released: HashSet<LeaseToken>,
     completed: bool,
 }
 
@@ -83,8 +86,8 @@ impl<S: Store> Intercept for Recorder<S> {
         Box::pin(async move {
             let key = request.key;
             let claim = self.inner.claim(request).await;
-            if let Ok(Claim::Acquired(_)) = claim {
-                self.note(key, |a| a.acquired += 1);
+            if let Ok(Claim::Acquired(lease)) = &claim {
+                self.note(key, |a| a.acquired.extend(lease.token));
             }
             claim
         })
@@ -103,7 +106,11 @@ impl<S: Store> Intercept for Recorder<S> {
         Box::pin(async move {
             let done = self.inner.release(key, lease).await;
             if done.is_ok() {
-                self.note(key, |a| a.released += 1);
+                self.note(key, |a| {
+                    if let Some(token) = lease.token.filter(|t| a.acquired.contains(t)) {
+                        a.released.insert(token);
+                    }
+                });
             }
             done
         })
@@ -191,7 +198,11 @@ async fn deliver<S: Store>(
                 .expect("reading the store")
                 .expect("a body runs only under a claim");
             assert_eq!(record.status, Status::InProgress, "{record:?}");
-            let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
+            let token = record
+                .lease
+                .as_ref()
+                .and_then(|l| l.token)
+                .expect("a lease token");
             assert!(
                 store.take(key, token),
                 "key {k}: the body runs under a lease the engine was not given, or twice"
@@ -300,12 +311,12 @@ async fn fault_run<S: Store + 'static>(
     for (k, key) in run.keys.iter().enumerate() {
         let applied = recorder.applied(key);
         assert!(
-            applied.acquired <= 1 + applied.released,
+            applied.acquired.len() <= 1 + applied.released.len(),
             "key {k}: acquired {} times with {} releases and no lapse",
-            applied.acquired,
-            applied.released
+            applied.acquired.len(),
+            applied.released.len()
         );
-        assert!(run.runs[k].load(Ordering::SeqCst) <= applied.acquired);
+        assert!(run.runs[k].load(Ordering::SeqCst) <= applied.acquired.len());
         completed_under_faults.push(applied.completed);
     }
     let runs_after_faults: Vec<usize> = run.runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
@@ -415,7 +426,11 @@ async fn renewals_under_faults_never_let_a_body_run_without_its_claim() {
                         .await
                         .unwrap();
                     let record = record.expect("a body runs only under a claim");
-                    let token = record.lease.as_ref().and_then(|l| l.token).expect("a lease token");
+                    let token = record
+                        .lease
+                        .as_ref()
+                        .and_then(|l| l.token)
+                        .expect("a lease token");
                     assert!(witness.take(&key, token), "a body under a foreign lease");
                     assert!(!recorder.applied(&key).completed, "re-run after completion");
                     runs.fetch_add(1, Ordering::SeqCst);

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use idem_core::testing::ManualClock;
-use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, Store};
 use idem_core::store::Status;
+use idem_core::testing::ManualClock;
+use idem_core::{Clock, Error, Idempotent, Key, MemoryStore, OnCancel, Store};
 use proptest::prelude::*;
 use reliability_support::Failure;
 
@@ -121,9 +121,9 @@ fn observed(result: Result<usize, Failure>, runs_before: usize, runs_after: usiz
         Ok(v) if runs_after == runs_before + 1 => Outcome::Executed(v),
         Ok(v) => Outcome::Replayed(v),
         Err(Failure::Body) => Outcome::BodyError,
-        Err(Failure::Idem(Error::InProgress { retry_after, .. })) => {
-            Outcome::InProgress(retry_after)
-        }
+        Err(Failure::Idem(Error::InProgress {
+            lease_lapses_in, ..
+        })) => Outcome::InProgress(lease_lapses_in),
         Err(Failure::Idem(e)) => panic!("unexpected error: {e:?}"),
     }
 }
@@ -152,6 +152,9 @@ async fn check(ops: Vec<Op>) {
                         .clock(&clock)
                         .lease(Duration::from_millis(LEASE_MS))
                         .ttl(Duration::from_millis(TTL_MS))
+                        // A dropped future stands for a crash here, which
+                        // releases nothing; cancellation is in endings.rs.
+                        .on_cancel(OnCancel::Keep)
                         .key("k", &k)
                         .run(move || async move {
                             runs_ref.fetch_add(1, Ordering::SeqCst);
@@ -167,7 +170,10 @@ async fn check(ops: Vec<Op>) {
                         }),
                 );
                 // The model's prediction.
-                let live = model.get(&k).filter(|r| r.expires_at_s * 1000 > now).cloned();
+                let live = model
+                    .get(&k)
+                    .filter(|r| r.expires_at_s * 1000 > now)
+                    .cloned();
                 let expected = match live.map(|r| r.state) {
                     Some(State::Done { value }) => Outcome::Replayed(value),
                     Some(State::Held { until_ms, .. }) if until_ms > now => {

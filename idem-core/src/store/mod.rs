@@ -7,10 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod error;
+mod intercept;
 mod record;
 mod request;
 
 pub use error::{BoxError, StoreError};
+pub(crate) use intercept::store_by_intercept;
+pub use intercept::{Intercept, Intercepted};
 pub use record::{Lease, LeaseToken, Record, Status};
 pub use request::{Claim, ClaimRequest, Completion};
 
@@ -185,6 +188,21 @@ pub trait Store: Send + Sync {
     /// ```
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
 
+    /// A handle on this store that outlives the engine's borrow of it, for
+    /// work handed to the runtime once the call is gone: releasing the
+    /// claim of a call whose future was dropped mid-body. Stores that are
+    /// cheap handles (a client and its settings) return one; the default,
+    /// `None`, keeps such a claim until its lease lapses — unless the
+    /// store's `release` finishes without waiting, as MemoryStore's does.
+    ///
+    /// ```
+    /// use idem_core::{MemoryStore, Store};
+    /// assert!(MemoryStore::new().detach().is_none()); // releases on the spot instead
+    /// ```
+    fn detach(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
+
     /// The largest result (JSON bytes) one record can hold, if the store has a limit.
     ///
     /// ```
@@ -222,6 +240,9 @@ macro_rules! forward_store {
             }
             fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
                 (**self).delete(key)
+            }
+            fn detach(&self) -> Option<Arc<dyn Store>> {
+                (**self).detach()
             }
             fn max_data_bytes(&self) -> Option<usize> {
                 (**self).max_data_bytes()

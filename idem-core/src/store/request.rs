@@ -47,7 +47,7 @@ pub struct ClaimRequest<'a> {
     pub fingerprint: Option<&'a Fingerprint>,
 }
 
-/// The outcome of [`Store::claim`].
+/// The outcome of [`Store::claim`](super::Store::claim).
 ///
 /// ```
 /// use idem_core::{MemoryStore, Store};
@@ -81,7 +81,7 @@ pub enum Claim {
     Existing(Arc<Record>),
 }
 
-/// What [`Store::complete`] saves.
+/// What [`Store::complete`](super::Store::complete) saves.
 ///
 /// ```
 /// use idem_core::{MemoryStore, Store};

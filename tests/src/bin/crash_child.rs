@@ -22,9 +22,9 @@
 use std::io::Write;
 use std::time::Duration;
 
+use idem_core::store::{Claim, ClaimRequest, Completion, StoreFuture};
 use idem_core::testing::{Intercept, Intercepted};
 use idem_core::{current_key, Idempotent, Store};
-use idem_core::store::{Claim, ClaimRequest, Completion, StoreFuture};
 use idem_dynamo::DynamoStore;
 
 #[derive(Clone, Copy, PartialEq, Eq)]

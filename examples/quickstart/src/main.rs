@@ -2,7 +2,7 @@
 //! makes sure every order is charged exactly once.
 //!
 //! ```text
-//! cargo run -p idem-examples --bin quickstart
+//! cargo run -p idem-quickstart
 //! ```
 //!
 //! The simulated queue delivers every event, plus duplicates: some at the

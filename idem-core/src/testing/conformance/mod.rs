@@ -1,0 +1,484 @@
+//! The store conformance suite: every rule of the [`Store`] contract,
+//! checked against a real store.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::key::Fingerprint;
+use crate::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, Status};
+use crate::store::{Store, StoreError};
+
+/// What the conformance suite checked.
+///
+/// ```
+/// use idem_core::{testing::conformance, MemoryStore};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = conformance(Arc::new(MemoryStore::new())).await;
+/// assert!(report.checks > 40);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConformanceReport {
+    /// Number of assertions that held.
+    pub checks: usize,
+}
+
+struct Suite {
+    store: Arc<dyn Store>,
+    prefix: String,
+    now: u64,
+    checks: usize,
+}
+
+macro_rules! check {
+    ($suite:expr, $cond:expr, $($msg:tt)+) => {{
+        $suite.checks += 1;
+        assert!($cond, "store conformance: {}", format!($($msg)+));
+    }};
+}
+
+mod ambiguous;
+
+impl Suite {
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn request<'a>(&self, key: &'a str, now: u64, lease_ms: u64) -> ClaimRequest<'a> {
+        ClaimRequest {
+            key,
+            now_ms: now,
+            token: LeaseToken::new(),
+            lease_until_ms: now + lease_ms,
+            expires_at_s: (now + 3_600_000) / 1000,
+            fingerprint: None,
+        }
+    }
+
+    async fn acquire(&mut self, key: &str, now: u64, lease_ms: u64) -> Lease {
+        let request = self.request(key, now, lease_ms);
+        let request_token = request.token;
+        match self.store.claim(request).await {
+            Ok(Claim::Acquired(lease)) => {
+                check!(
+                    self,
+                    lease.until_ms == now + lease_ms && lease.is_held_by(request_token),
+                    "claim must install a lease with the request's token, ending when requested; got {lease:?}"
+                );
+                lease
+            }
+            other => panic!(
+                "store conformance: claim of a free key `{key}` must be acquired, got {other:?}"
+            ),
+        }
+    }
+
+    async fn existing(&mut self, key: &str, now: u64) -> Arc<Record> {
+        match self.store.claim(self.request(key, now, 60_000)).await {
+            Ok(Claim::Existing(record)) => record,
+            other => panic!("store conformance: claim of a held key `{key}` must return the record, got {other:?}"),
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        lease: &Lease,
+        data: Option<&str>,
+        expires_at_s: u64,
+    ) -> Result<(), StoreError> {
+        self.complete_with(key, lease, data, None, expires_at_s)
+            .await
+    }
+
+    async fn complete_with(
+        &self,
+        key: &str,
+        lease: &Lease,
+        data: Option<&str>,
+        fingerprint: Option<&Fingerprint>,
+        expires_at_s: u64,
+    ) -> Result<(), StoreError> {
+        self.store
+            .complete(Completion {
+                key,
+                lease,
+                data,
+                fingerprint,
+                expires_at_s,
+            })
+            .await
+    }
+
+    fn lost(&mut self, result: Result<(), StoreError>, what: &str) {
+        check!(
+            self,
+            matches!(result, Err(StoreError::LeaseLost)),
+            "{what} must fail with StoreError::LeaseLost, got {result:?}"
+        );
+    }
+
+    async fn claim_complete_replay(&mut self) {
+        let key = self.key("basic");
+        let now = self.now;
+        let fp = Fingerprint::from_stored("f".repeat(64));
+        let mut request = self.request(&key, now, 60_000);
+        request.fingerprint = Some(&fp);
+        let lease = match self.store.claim(request).await {
+            Ok(Claim::Acquired(lease)) => lease,
+            other => panic!("store conformance: first claim must be acquired, got {other:?}"),
+        };
+        let held = self.existing(&key, now + 1).await;
+        check!(
+            self,
+            held.status == Status::InProgress,
+            "a held key is in progress, got {:?}",
+            held.status
+        );
+        check!(
+            self,
+            held.lease.as_ref().map(|l| l.token) == Some(lease.token),
+            "the record carries the lease token"
+        );
+        check!(
+            self,
+            held.lease.as_ref().map(|l| l.until_ms) == Some(now + 60_000),
+            "the record carries the lease end"
+        );
+        check!(
+            self,
+            held.fingerprint.as_ref() == Some(&fp),
+            "the claim saves the fingerprint"
+        );
+        check!(self, held.key == key, "the record names its key");
+        let got = self.store.get(&key, now + 1).await.expect("get");
+        check!(
+            self,
+            got.as_ref().map(|r| r.status) == Some(Status::InProgress),
+            "get sees the claim"
+        );
+
+        let stranger = Lease::new(LeaseToken::new(), now + 60_000);
+        let r = self
+            .complete(&key, &stranger, Some("1"), now / 1000 + 100)
+            .await;
+        self.lost(r, "complete with another token");
+        let data = r#"{"receipt":"r-1","note":"ünïcödé ✓","n":[1,2,3]}"#;
+        let expires_at_s = now / 1000 + 7200;
+        self.complete_with(&key, &lease, Some(data), Some(&fp), expires_at_s)
+            .await
+            .expect("complete with the lease");
+        let done = self.existing(&key, now + 2).await;
+        check!(
+            self,
+            done.status == Status::Completed,
+            "completed after complete, got {:?}",
+            done.status
+        );
+        check!(
+            self,
+            done.data.as_deref() == Some(data),
+            "the data comes back byte for byte"
+        );
+        check!(
+            self,
+            done.expires_at_s == expires_at_s,
+            "complete sets the new expiry"
+        );
+        check!(
+            self,
+            done.fingerprint.as_ref() == Some(&fp),
+            "the fingerprint survives completion"
+        );
+        let r = self
+            .complete(&key, &stranger, Some("again"), expires_at_s)
+            .await;
+        self.lost(r, "complete of a completed record with another token");
+        let r = self.store.release(&key, &lease).await;
+        self.lost(r, "release of a completed record");
+        let got = self.store.get(&key, now + 3).await.expect("get");
+        check!(
+            self,
+            got.and_then(|r| r.data).as_deref() == Some(data),
+            "a lost complete or release leaves the record alone"
+        );
+    }
+
+    async fn expiry(&mut self) {
+        let key = self.key("expiry");
+        let now = self.now;
+        let lease = self.acquire(&key, now, 60_000).await;
+        let expires_at_s = now / 1000 + 10;
+        self.complete(&key, &lease, Some("\"old\""), expires_at_s)
+            .await
+            .expect("complete");
+        let later = expires_at_s * 1000 + 1;
+        let got = self.store.get(&key, later).await.expect("get");
+        check!(
+            self,
+            got.is_none(),
+            "get must not return an expired record, got {got:?}"
+        );
+        let fresh = self.acquire(&key, later, 60_000).await;
+        check!(
+            self,
+            fresh.token != lease.token,
+            "a claim after expiry gets a new lease"
+        );
+        // An expired in-progress record is free too, whatever its lease says.
+        let key = self.key("expiry-in-progress");
+        let mut request = self.request(&key, now, 10 * 3_600_000);
+        request.expires_at_s = now / 1000 + 5;
+        assert!(matches!(
+            self.store.claim(request).await,
+            Ok(Claim::Acquired(_))
+        ));
+        self.acquire(&key, (now / 1000 + 6) * 1000, 60_000).await;
+    }
+
+    async fn release_and_extend(&mut self) {
+        let key = self.key("release");
+        let now = self.now;
+        let lease = self.acquire(&key, now, 60_000).await;
+        let stranger = Lease::new(LeaseToken::new(), now + 60_000);
+        let r = self.store.release(&key, &stranger).await;
+        self.lost(r, "release with another token");
+        let r = self.store.extend(&key, &stranger, now + 120_000).await;
+        self.lost(r, "extend with another token");
+        self.store
+            .extend(&key, &lease, now + 120_000)
+            .await
+            .expect("extend with the lease");
+        let got = self
+            .store
+            .get(&key, now + 1)
+            .await
+            .expect("get")
+            .expect("record");
+        check!(
+            self,
+            got.lease.map(|l| l.until_ms) == Some(now + 120_000),
+            "extend moves the lease end"
+        );
+        // Still held after the original lease end, thanks to the extension.
+        let held = self.existing(&key, now + 90_000).await;
+        check!(
+            self,
+            held.status == Status::InProgress,
+            "an extended lease still holds the key"
+        );
+        self.store
+            .release(&key, &lease)
+            .await
+            .expect("release with the lease");
+        let got = self.store.get(&key, now + 2).await.expect("get");
+        check!(
+            self,
+            got.is_none(),
+            "release deletes the claim, got {got:?}"
+        );
+        let r = self.store.release(&key, &lease).await;
+        check!(
+            self,
+            r.is_ok(),
+            "a retried release (the claim is already gone) must succeed, got {r:?}"
+        );
+        self.acquire(&key, now + 3, 60_000).await;
+        let r = self.store.release(&key, &lease).await;
+        self.lost(r, "a release with the old token after another claim");
+    }
+
+    async fn takeover_and_fencing(&mut self) {
+        let key = self.key("takeover");
+        let now = self.now;
+        let slow = self.acquire(&key, now, 1_000).await;
+        let held = self.existing(&key, now + 999).await;
+        check!(
+            self,
+            held.status == Status::InProgress,
+            "a live lease holds the key until its end"
+        );
+        let fast = self.acquire(&key, now + 1_000, 60_000).await;
+        check!(
+            self,
+            fast.token != slow.token,
+            "a takeover gets a new token"
+        );
+        let r = self
+            .complete(&key, &slow, Some("\"slow\""), now / 1000 + 100)
+            .await;
+        self.lost(r, "a late complete of a taken-over claim");
+        let r = self.store.extend(&key, &slow, now + 90_000).await;
+        self.lost(r, "a late extend of a taken-over claim");
+        let r = self.store.release(&key, &slow).await;
+        self.lost(r, "a late release of a taken-over claim");
+        self.complete(&key, &fast, Some("\"fast\""), now / 1000 + 100)
+            .await
+            .expect("complete of the new claim");
+        let got = self
+            .store
+            .get(&key, now + 1_001)
+            .await
+            .expect("get")
+            .expect("record");
+        check!(
+            self,
+            got.data.as_deref() == Some("\"fast\""),
+            "the newer run's result stands"
+        );
+        // A completed record is not taken over when a lease would have lapsed.
+        let done = self.existing(&key, now + 61_000).await;
+        check!(
+            self,
+            done.status == Status::Completed,
+            "a completed record has no lease to lapse"
+        );
+    }
+
+    async fn no_data_and_delete(&mut self) {
+        let key = self.key("no-data");
+        let now = self.now;
+        let lease = self.acquire(&key, now, 60_000).await;
+        self.complete(&key, &lease, None, now / 1000 + 100)
+            .await
+            .expect("complete without data");
+        let done = self.existing(&key, now + 1).await;
+        check!(
+            self,
+            done.status == Status::Completed && done.data.is_none(),
+            "completed without data stays so, got {done:?}"
+        );
+        self.store.delete(&key).await.expect("delete");
+        let got = self.store.get(&key, now + 2).await.expect("get");
+        check!(self, got.is_none(), "delete removes the record");
+        self.store
+            .delete(&key)
+            .await
+            .expect("delete of an absent key is fine");
+        let lease = self.acquire(&key, now + 3, 60_000).await;
+        self.store.delete(&key).await.expect("delete of a claim");
+        let r = self
+            .complete(&key, &lease, Some("1"), now / 1000 + 100)
+            .await;
+        self.lost(r, "complete after the claim was deleted");
+        let got = self
+            .store
+            .get(&self.key("never-written"), now)
+            .await
+            .expect("get");
+        check!(self, got.is_none(), "get of a never-written key is None");
+    }
+
+    async fn sizes(&mut self) {
+        let key = self.key("large");
+        let now = self.now;
+        let size = self
+            .store
+            .max_data_bytes()
+            .unwrap_or(256 * 1024)
+            .min(256 * 1024);
+        let data = format!("\"{}\"", "x".repeat(size.saturating_sub(2)));
+        let lease = self.acquire(&key, now, 60_000).await;
+        self.complete(&key, &lease, Some(&data), now / 1000 + 100)
+            .await
+            .expect("a result of max_data_bytes must fit");
+        let got = self
+            .store
+            .get(&key, now + 1)
+            .await
+            .expect("get")
+            .expect("record");
+        check!(
+            self,
+            got.data.as_deref().map(str::len) == Some(data.len()),
+            "a large result comes back whole"
+        );
+    }
+
+    async fn concurrent_claims(&mut self) {
+        let key = self.key("race");
+        let now = self.now;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let store = Arc::clone(&self.store);
+            let key = key.clone();
+            set.spawn(async move {
+                let request = ClaimRequest {
+                    key: &key,
+                    now_ms: now,
+                    token: LeaseToken::new(),
+                    lease_until_ms: now + 60_000,
+                    expires_at_s: now / 1000 + 100,
+                    fingerprint: None,
+                };
+                store.claim(request).await
+            });
+        }
+        let mut acquired = 0;
+        let mut existing = 0;
+        while let Some(joined) = set.join_next().await {
+            match joined.expect("claim task") {
+                Ok(Claim::Acquired(_)) => acquired += 1,
+                Ok(Claim::Existing(r)) => {
+                    check!(
+                        self,
+                        r.status == Status::InProgress,
+                        "losers see the winner's claim"
+                    );
+                    existing += 1;
+                }
+                Err(e) => panic!("store conformance: a concurrent claim failed: {e}"),
+            }
+        }
+        check!(
+            self,
+            acquired == 1 && existing == 63,
+            "64 concurrent claimers: exactly one wins, got {acquired} winners"
+        );
+    }
+}
+
+/// Runs the whole store contract against `store` and panics on the first
+/// broken rule: claim/complete/release/extend/get/delete semantics, expiry,
+/// takeover after a lapsed lease, fencing of late writes, results up to
+/// `max_data_bytes` (or 256 KiB), 64 concurrent claimers of one key with
+/// exactly one winner, and writes whose outcome is unknown: each write sent
+/// twice (a client's retry after a lost reply) gets the first one's answer,
+/// and the engine, through a store that loses the first reply of every
+/// write, still runs each body once and returns the right results.
+///
+/// Run it from a test of your own store (here a `Cached` one):
+///
+/// ```
+/// use idem_core::{testing::conformance, Cached, MemoryStore};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = conformance(Arc::new(Cached::new(MemoryStore::new(), 1_000))).await;
+/// println!("{} checks held", report.checks);
+/// # }
+/// ```
+pub async fn conformance(store: Arc<dyn Store>) -> ConformanceReport {
+    let mut suite = Suite {
+        store,
+        prefix: format!("idem-conformance::{}#", LeaseToken::new()),
+        now: SystemClock.now_ms(),
+        checks: 0,
+    };
+    suite.claim_complete_replay().await;
+    suite.expiry().await;
+    suite.release_and_extend().await;
+    suite.takeover_and_fencing().await;
+    suite.no_data_and_delete().await;
+    suite.sizes().await;
+    suite.concurrent_claims().await;
+    suite.retried_writes().await;
+    suite.engine_through_lost_replies().await;
+    ConformanceReport {
+        checks: suite.checks,
+    }
+}
