@@ -2,7 +2,7 @@
 
 use idem_examples::http::HttpHandler;
 use idem_examples::payments::Provider;
-use lambda_runtime::{service_fn, Error};
+use lambda_http::{service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
         idem_examples::dynamo_store_from_env().await,
         Provider::default(),
     );
-    lambda_runtime::run(service_fn(|event| handler.handle(event))).await
+    lambda_http::run(service_fn(|request| handler.handle(request))).await
 }

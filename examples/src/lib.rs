@@ -4,8 +4,9 @@
 //!
 //! - [`sqs`]: an SQS batch, one idempotent charge per record, partial batch
 //!   failures for records that failed or are still in progress.
-//! - [`http`]: an API Gateway HTTP API (v2) endpoint keyed by the
-//!   `Idempotency-Key` header, answering as the IETF Idempotency-Key draft.
+//! - [`http`]: an API Gateway HTTP API (v2) endpoint behind
+//!   `idem_http::IdempotencyLayer` (the `Idempotency-Key` header), run by
+//!   `lambda_http`.
 //! - [`eventbridge`]: two targets of one EventBridge event, deduplicated
 //!   independently.
 //! - [`stream`]: a Kinesis stream batch, safe to replay whole.
