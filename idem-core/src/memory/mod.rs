@@ -19,6 +19,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry, HashTable};
 
+mod key_ref;
+mod shard;
+mod slot;
+
+use key_ref::*;
+use shard::*;
+use slot::*;
+
 use crate::key::Fingerprint;
 use crate::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, Status};
 use crate::store::{Store, StoreError, StoreFuture};
@@ -33,6 +41,9 @@ const SHARDS: usize = 1024;
 const SWEEP_STEP: u32 = 2;
 /// Results up to this many bytes of JSON live in the record itself.
 const INLINE: usize = 18;
+/// How long after its expiry a record is swept out of memory: a clock
+/// stepped back by less than this never makes a completed call absent.
+const SWEEP_GRACE_MS: u64 = 5 * 60 * 1000;
 
 /// A [`Store`] in this process's memory: for tests, local development and
 /// single-process services. It deduplicates only within one process; on AWS
@@ -43,7 +54,8 @@ const INLINE: usize = 18;
 /// `await`. Expiry is honoured on every read, and every claim sweeps a
 /// couple of its shard's records (round and round), so a long-running
 /// process does not grow without bound and no single call pays for a whole
-/// sweep. A record with a small result (up to 18 bytes of JSON) takes about
+/// sweep. A record leaves memory 5 minutes after it expires, not at once, so
+/// a clock stepped back by less than that still replays it. A record with a small result (up to 18 bytes of JSON) takes about
 /// 120 bytes, index included; at 2 million records the slowest call spends
 /// well under a millisecond of CPU (`examples/memory_scale.rs`).
 ///
@@ -82,331 +94,6 @@ impl fmt::Debug for MemoryStore {
 
 /// One shard: records in a slab, an index from key hash to slot, and the
 /// namespaces its canonical keys use.
-struct Shard {
-    index: HashTable<IndexEntry>,
-    slab: Slab,
-    namespaces: Namespaces,
-    /// The next slot the sweep looks at.
-    cursor: u32,
-}
-
-/// The namespaces of a shard's canonical keys, numbered in order of first
-/// use. A few are scanned; past [`NS_SCAN`], they are also indexed by hash,
-/// so a process with many namespaces does not scan them on every call.
-#[derive(Default)]
-struct Namespaces {
-    names: Vec<Box<str>>,
-    by_hash: HashTable<u32>,
-}
-
-const NS_SCAN: usize = 8;
-
-impl Namespaces {
-    fn get(&self, ns: &str, hasher: &RandomState) -> Option<u32> {
-        if self.names.len() <= NS_SCAN {
-            return self.names.iter().position(|n| &**n == ns).map(|i| i as u32);
-        }
-        let names = &self.names;
-        self.by_hash
-            .find(hasher.hash_one(ns), |&i| &*names[i as usize] == ns)
-            .copied()
-    }
-
-    fn intern(&mut self, ns: &str, hasher: &RandomState) -> u32 {
-        if let Some(i) = self.get(ns, hasher) {
-            return i;
-        }
-        self.names.push(ns.into());
-        let Namespaces { names, by_hash } = self;
-        let rehash = |&i: &u32| hasher.hash_one(&*names[i as usize]);
-        // Index all of them once the scan would pass `NS_SCAN`, then each new one.
-        let from = match names.len() {
-            n if n <= NS_SCAN => n,
-            n if n == NS_SCAN + 1 => 0,
-            n => n - 1,
-        };
-        for (i, name) in names.iter().enumerate().skip(from) {
-            by_hash.insert_unique(hasher.hash_one(&**name), i as u32, rehash);
-        }
-        (names.len() - 1) as u32
-    }
-
-    fn name(&self, i: u32) -> &str {
-        &self.names[i as usize]
-    }
-}
-
-/// Slots in fixed-size chunks, so the slab grows without copying (a
-/// reallocating `Vec` would copy a shard's records at every doubling), and
-/// a free list of vacated slots.
-#[derive(Default)]
-struct Slab {
-    chunks: Vec<Vec<Slot>>,
-    free: Vec<u32>,
-}
-
-const CHUNK: usize = 256;
-
-impl Slab {
-    fn get(&self, i: u32) -> &Slot {
-        &self.chunks[i as usize / CHUNK][i as usize % CHUNK]
-    }
-
-    fn get_mut(&mut self, i: u32) -> &mut Slot {
-        &mut self.chunks[i as usize / CHUNK][i as usize % CHUNK]
-    }
-
-    /// Puts `new` in a free slot (or a new one) and returns its number.
-    fn alloc(&mut self, new: Slot) -> u32 {
-        if let Some(i) = self.free.pop() {
-            *self.get_mut(i) = new;
-            return i;
-        }
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
-        }
-        let full = (self.chunks.len() - 1) * CHUNK;
-        let chunk = self.chunks.last_mut().expect("a chunk with room");
-        chunk.push(new);
-        (full + chunk.len() - 1) as u32
-    }
-
-    /// Slots in use or vacant (not the chunks' unused capacity).
-    fn len(&self) -> u32 {
-        let full = self.chunks.len().saturating_sub(1) * CHUNK;
-        (full + self.chunks.last().map_or(0, Vec::len)) as u32
-    }
-
-    /// Vacates slot `i`.
-    fn vacate(&mut self, i: u32) {
-        let slot = self.get_mut(i);
-        slot.ns = FREE;
-        slot.extra = None;
-        self.free.push(i);
-    }
-}
-
-/// A slot number and the low half of the key's hash (the shard was chosen
-/// by the high half), so the index rehashes without reading records.
-#[derive(Clone, Copy)]
-struct IndexEntry {
-    slot: u32,
-    hash: u32,
-}
-
-/// The table hash of an index entry: hashbrown takes the slot from the low
-/// bits and its tag from the top 7, so both come from the stored half.
-fn spread(hash: u32) -> u64 {
-    u64::from(hash) | (u64::from(hash) << 32)
-}
-
-/// One record, compactly (96 bytes). `ns` is the key's namespace number in
-/// the shard, [`OTHER_KEY`] for a key kept whole in `extra`, or [`FREE`].
-struct Slot {
-    token: LeaseToken,
-    digest: [u8; 32],
-    lease_until_ms: u64,
-    expires_at_s: u64,
-    extra: Option<Box<Extra>>,
-    ns: u32,
-    flags: u8,
-    data_len: u8,
-    inline: [u8; INLINE],
-}
-
-/// What few records have: a key not of the canonical form, a fingerprint,
-/// a result too long to inline, and, once a completed record has been
-/// replayed, the [`Record`] handed out, so later replays copy nothing.
-#[derive(Default)]
-struct Extra {
-    key: Option<Box<str>>,
-    fingerprint: Option<Fingerprint>,
-    data: Option<Box<str>>,
-    shared: Option<Arc<Record>>,
-}
-
-const FREE: u32 = u32::MAX;
-const OTHER_KEY: u32 = u32::MAX - 1;
-
-mod flag {
-    pub(super) const COMPLETED: u8 = 1;
-    /// The result is inline (`data_len` bytes).
-    pub(super) const INLINE_DATA: u8 = 2;
-    /// The result is in `extra.data`.
-    pub(super) const EXTRA_DATA: u8 = 4;
-}
-
-fn hash_key(hasher: &RandomState, key: &KeyRef<'_>) -> u64 {
-    match key {
-        KeyRef::Digest { ns, digest } => {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&digest[..8]);
-            hasher.hash_one((*ns, u64::from_le_bytes(word)))
-        }
-        KeyRef::Other(key) => hasher.hash_one(*key),
-    }
-}
-
-/// A stored key, parsed: the engine's canonical form, or anything else.
-enum KeyRef<'k> {
-    Digest { ns: &'k str, digest: [u8; 32] },
-    Other(&'k str),
-}
-
-impl<'k> KeyRef<'k> {
-    fn parse(key: &'k str) -> Self {
-        // `#` and exactly 64 hex digits at the end: no `#` among them, so
-        // this `#` is the last one.
-        if let Some(split) = key.len().checked_sub(65) {
-            if key.as_bytes()[split] == b'#' {
-                if let Some(digest) = parse_hex(&key.as_bytes()[split + 1..]) {
-                    return KeyRef::Digest {
-                        ns: &key[..split],
-                        digest,
-                    };
-                }
-            }
-        }
-        KeyRef::Other(key)
-    }
-}
-
-/// 64 lowercase hex digits (the only spelling `push_hex` writes back).
-/// Eight digits at a time, in the bytes of a `u64` (a replay parses its key).
-fn parse_hex(hex: &[u8]) -> Option<[u8; 32]> {
-    const LOW7: u64 = 0x0101_0101_0101_0101;
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut digest = [0u8; 32];
-    let mut valid = u64::MAX;
-    for (out, digits) in digest.chunks_exact_mut(4).zip(hex.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(digits);
-        let x = u64::from_le_bytes(word);
-        // Each byte below 0x80, so adding at most 0x50 carries into no other.
-        let ascii = !x & (LOW7 * 0x80);
-        let at_least = |c: u64| (x & (LOW7 * 0x7f)).wrapping_add(LOW7 * (0x80 - c)) & (LOW7 * 0x80);
-        let digit = at_least(0x30) & !at_least(0x3a);
-        let letter = at_least(0x61) & !at_least(0x67);
-        valid &= ascii & (digit | letter) | !(LOW7 * 0x80);
-        // '0'..'9' -> 0..9, 'a'..'f' -> 10..15 (letters have bit 6 set).
-        let nibbles = (x & (LOW7 * 0x0f)) + ((x >> 6) & LOW7) * 9;
-        // Byte 2k becomes (digit 2k << 4) | digit 2k+1.
-        let pairs = (nibbles << 4) | (nibbles >> 8);
-        let b = pairs.to_le_bytes();
-        out.copy_from_slice(&[b[0], b[2], b[4], b[6]]);
-    }
-    (valid == u64::MAX).then_some(digest)
-}
-
-impl Slot {
-    fn new(ns: u32, digest: [u8; 32], request: &ClaimRequest<'_>, key: Option<&str>) -> Self {
-        let mut slot = Slot {
-            token: request.token,
-            digest,
-            lease_until_ms: request.lease_until_ms,
-            expires_at_s: request.expires_at_s,
-            extra: None,
-            ns,
-            flags: 0,
-            data_len: 0,
-            inline: [0; INLINE],
-        };
-        if key.is_some() || request.fingerprint.is_some() {
-            slot.extra = Some(Box::new(Extra {
-                key: key.map(Box::from),
-                fingerprint: request.fingerprint.cloned(),
-                data: None,
-                shared: None,
-            }));
-        }
-        slot
-    }
-
-    fn status(&self) -> Status {
-        if self.flags & flag::COMPLETED != 0 {
-            Status::Completed
-        } else {
-            Status::InProgress
-        }
-    }
-
-    fn is_expired(&self, now_ms: u64) -> bool {
-        self.expires_at_s.saturating_mul(1000) <= now_ms
-    }
-
-    fn is_claimable(&self, now_ms: u64) -> bool {
-        self.is_expired(now_ms)
-            || (self.status() == Status::InProgress && self.lease_until_ms <= now_ms)
-    }
-
-    fn held_by(&self, lease: &Lease) -> bool {
-        lease.token.is_some_and(|token| token == self.token)
-    }
-
-    fn set_data(&mut self, data: Option<&str>) {
-        self.flags &= !(flag::INLINE_DATA | flag::EXTRA_DATA);
-        if let Some(extra) = self.extra.as_mut() {
-            extra.data = None;
-            extra.shared = None;
-        }
-        match data {
-            Some(d) if d.len() <= INLINE => {
-                self.inline[..d.len()].copy_from_slice(d.as_bytes());
-                self.data_len = d.len() as u8;
-                self.flags |= flag::INLINE_DATA;
-            }
-            Some(d) => {
-                self.extra.get_or_insert_with(Box::default).data = Some(d.into());
-                self.flags |= flag::EXTRA_DATA;
-            }
-            None => {}
-        }
-    }
-
-    fn data(&self) -> Option<String> {
-        if self.flags & flag::INLINE_DATA != 0 {
-            let bytes = &self.inline[..usize::from(self.data_len)];
-            // Written from a `&str`, so always UTF-8.
-            return std::str::from_utf8(bytes).ok().map(String::from);
-        }
-        if self.flags & flag::EXTRA_DATA != 0 {
-            return self
-                .extra
-                .as_ref()
-                .and_then(|e| e.data.as_deref().map(String::from));
-        }
-        None
-    }
-
-    /// The record a claim hands out: built once for a completed record and
-    /// kept (completed records change only by being replaced or removed).
-    fn shared_record(&mut self, key: &str) -> Arc<Record> {
-        if self.status() != Status::Completed {
-            return Arc::new(self.record(key));
-        }
-        if let Some(shared) = self.extra.as_ref().and_then(|e| e.shared.as_ref()) {
-            return Arc::clone(shared);
-        }
-        let shared = Arc::new(self.record(key));
-        self.extra.get_or_insert_with(Box::default).shared = Some(Arc::clone(&shared));
-        shared
-    }
-
-    /// The record as the `Store` trait hands it out, under its stored `key`.
-    fn record(&self, key: &str) -> Record {
-        Record {
-            key: key.to_owned(),
-            status: self.status(),
-            expires_at_s: self.expires_at_s,
-            lease: Some(Lease::new(self.token, self.lease_until_ms)),
-            fingerprint: self.extra.as_ref().and_then(|e| e.fingerprint.clone()),
-            data: self.data(),
-        }
-    }
-}
-
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new()
@@ -499,74 +186,6 @@ impl MemoryStore {
         match shard.find(&parsed, hash, &self.hasher) {
             Some(slot) => f(Some((&mut shard, slot, hash))),
             None => f(None),
-        }
-    }
-}
-
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    shard
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Shard {
-    /// Whether `slot` holds `key` (`ns` already resolved for a digest key).
-    fn holds(slot: &Slot, key: &KeyRef<'_>, ns: u32) -> bool {
-        match key {
-            KeyRef::Digest { digest, .. } => slot.ns == ns && slot.digest == *digest,
-            KeyRef::Other(key) => {
-                slot.ns == OTHER_KEY
-                    && slot.extra.as_ref().and_then(|e| e.key.as_deref()) == Some(*key)
-            }
-        }
-    }
-
-    fn find(&self, key: &KeyRef<'_>, hash: u32, hasher: &RandomState) -> Option<u32> {
-        let ns = match key {
-            KeyRef::Digest { ns, .. } => self.namespaces.get(ns, hasher)?,
-            KeyRef::Other(_) => OTHER_KEY,
-        };
-        let slab = &self.slab;
-        self.index
-            .find(spread(hash), |e| Self::holds(slab.get(e.slot), key, ns))
-            .map(|e| e.slot)
-    }
-
-    /// Removes the record in `slot`, whose key hashed to `hash`.
-    fn remove(&mut self, slot: u32, hash: u32) {
-        if let Ok(entry) = self.index.find_entry(spread(hash), |e| e.slot == slot) {
-            entry.remove();
-        }
-        self.slab.vacate(slot);
-    }
-
-    /// Looks at the next [`SWEEP_STEP`] slots and removes what expired.
-    fn sweep(&mut self, now_ms: u64, hasher: &RandomState) {
-        let slots = self.slab.len();
-        for _ in 0..SWEEP_STEP.min(slots) {
-            if self.cursor >= slots {
-                self.cursor = 0;
-            }
-            let i = self.cursor;
-            self.cursor += 1;
-            let slot = self.slab.get(i);
-            if slot.ns == FREE || !slot.is_expired(now_ms) {
-                continue;
-            }
-            let key = match slot.ns {
-                OTHER_KEY => KeyRef::Other(
-                    slot.extra
-                        .as_ref()
-                        .and_then(|e| e.key.as_deref())
-                        .unwrap_or(""),
-                ),
-                ns => KeyRef::Digest {
-                    ns: self.namespaces.name(ns),
-                    digest: slot.digest,
-                },
-            };
-            let hash = hash_key(hasher, &key) as u32;
-            self.remove(i, hash);
         }
     }
 }

@@ -1,0 +1,197 @@
+//! A shard: its index, the slab its records live in, its namespaces, and
+//! its incremental sweep.
+
+#![allow(unused_imports)]
+
+use super::*;
+
+pub(crate) struct Shard {
+    pub(crate) index: HashTable<IndexEntry>,
+    pub(crate) slab: Slab,
+    pub(crate) namespaces: Namespaces,
+    /// The next slot the sweep looks at.
+    pub(crate) cursor: u32,
+}
+
+/// The namespaces of a shard's canonical keys, numbered in order of first
+/// use. A few are scanned; past [`NS_SCAN`], they are also indexed by hash,
+/// so a process with many namespaces does not scan them on every call.
+#[derive(Default)]
+pub(crate) struct Namespaces {
+    pub(crate) names: Vec<Box<str>>,
+    pub(crate) by_hash: HashTable<u32>,
+}
+
+pub(crate) const NS_SCAN: usize = 8;
+
+impl Namespaces {
+    pub(crate) fn get(&self, ns: &str, hasher: &RandomState) -> Option<u32> {
+        if self.names.len() <= NS_SCAN {
+            return self.names.iter().position(|n| &**n == ns).map(|i| i as u32);
+        }
+        let names = &self.names;
+        self.by_hash
+            .find(hasher.hash_one(ns), |&i| &*names[i as usize] == ns)
+            .copied()
+    }
+
+    pub(crate) fn intern(&mut self, ns: &str, hasher: &RandomState) -> u32 {
+        if let Some(i) = self.get(ns, hasher) {
+            return i;
+        }
+        self.names.push(ns.into());
+        let Namespaces { names, by_hash } = self;
+        let rehash = |&i: &u32| hasher.hash_one(&*names[i as usize]);
+        // Index all of them once the scan would pass `NS_SCAN`, then each new one.
+        let from = match names.len() {
+            n if n <= NS_SCAN => n,
+            n if n == NS_SCAN + 1 => 0,
+            n => n - 1,
+        };
+        for (i, name) in names.iter().enumerate().skip(from) {
+            by_hash.insert_unique(hasher.hash_one(&**name), i as u32, rehash);
+        }
+        (names.len() - 1) as u32
+    }
+
+    pub(crate) fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+}
+
+/// Slots in fixed-size chunks, so the slab grows without copying (a
+/// reallocating `Vec` would copy a shard's records at every doubling), and
+/// a free list of vacated slots.
+#[derive(Default)]
+pub(crate) struct Slab {
+    pub(crate) chunks: Vec<Vec<Slot>>,
+    pub(crate) free: Vec<u32>,
+}
+
+pub(crate) const CHUNK: usize = 256;
+
+impl Slab {
+    pub(crate) fn get(&self, i: u32) -> &Slot {
+        &self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+
+    pub(crate) fn get_mut(&mut self, i: u32) -> &mut Slot {
+        &mut self.chunks[i as usize / CHUNK][i as usize % CHUNK]
+    }
+
+    /// Puts `new` in a free slot (or a new one) and returns its number.
+    pub(crate) fn alloc(&mut self, new: Slot) -> u32 {
+        if let Some(i) = self.free.pop() {
+            *self.get_mut(i) = new;
+            return i;
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let full = (self.chunks.len() - 1) * CHUNK;
+        let chunk = self.chunks.last_mut().expect("a chunk with room");
+        chunk.push(new);
+        (full + chunk.len() - 1) as u32
+    }
+
+    /// Slots in use or vacant (not the chunks' unused capacity).
+    pub(crate) fn len(&self) -> u32 {
+        let full = self.chunks.len().saturating_sub(1) * CHUNK;
+        (full + self.chunks.last().map_or(0, Vec::len)) as u32
+    }
+
+    /// Vacates slot `i`.
+    pub(crate) fn vacate(&mut self, i: u32) {
+        let slot = self.get_mut(i);
+        slot.ns = FREE;
+        slot.extra = None;
+        self.free.push(i);
+    }
+}
+
+/// A slot number and the low half of the key's hash (the shard was chosen
+/// by the high half), so the index rehashes without reading records.
+#[derive(Clone, Copy)]
+pub(crate) struct IndexEntry {
+    pub(crate) slot: u32,
+    pub(crate) hash: u32,
+}
+
+/// The table hash of an index entry: hashbrown takes the slot from the low
+/// bits and its tag from the top 7, so both come from the stored half.
+pub(crate) fn spread(hash: u32) -> u64 {
+    u64::from(hash) | (u64::from(hash) << 32)
+}
+
+/// One record, compactly (96 bytes). `ns` is the key's namespace number in
+/// the shard, [`OTHER_KEY`] for a key kept whole in `extra`, or [`FREE`].
+pub(crate) fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shard {
+    /// Whether `slot` holds `key` (`ns` already resolved for a digest key).
+    pub(crate) fn holds(slot: &Slot, key: &KeyRef<'_>, ns: u32) -> bool {
+        match key {
+            KeyRef::Digest { digest, .. } => slot.ns == ns && slot.digest == *digest,
+            KeyRef::Other(key) => {
+                slot.ns == OTHER_KEY
+                    && slot.extra.as_ref().and_then(|e| e.key.as_deref()) == Some(*key)
+            }
+        }
+    }
+
+    pub(crate) fn find(&self, key: &KeyRef<'_>, hash: u32, hasher: &RandomState) -> Option<u32> {
+        let ns = match key {
+            KeyRef::Digest { ns, .. } => self.namespaces.get(ns, hasher)?,
+            KeyRef::Other(_) => OTHER_KEY,
+        };
+        let slab = &self.slab;
+        self.index
+            .find(spread(hash), |e| Self::holds(slab.get(e.slot), key, ns))
+            .map(|e| e.slot)
+    }
+
+    /// Removes the record in `slot`, whose key hashed to `hash`.
+    pub(crate) fn remove(&mut self, slot: u32, hash: u32) {
+        if let Ok(entry) = self.index.find_entry(spread(hash), |e| e.slot == slot) {
+            entry.remove();
+        }
+        self.slab.vacate(slot);
+    }
+
+    /// Looks at the next [`SWEEP_STEP`] slots and removes what expired.
+    /// Frees a few slots whose records expired over [`SWEEP_GRACE_MS`] ago.
+    pub(crate) fn sweep(&mut self, now_ms: u64, hasher: &RandomState) {
+        let slots = self.slab.len();
+        for _ in 0..SWEEP_STEP.min(slots) {
+            if self.cursor >= slots {
+                self.cursor = 0;
+            }
+            let i = self.cursor;
+            self.cursor += 1;
+            let slot = self.slab.get(i);
+            // Records leave memory a while after they expire, so a clock
+            // stepped back by less than that still finds (and replays) them.
+            if slot.ns == FREE || !slot.is_expired(now_ms.saturating_sub(SWEEP_GRACE_MS)) {
+                continue;
+            }
+            let key = match slot.ns {
+                OTHER_KEY => KeyRef::Other(
+                    slot.extra
+                        .as_ref()
+                        .and_then(|e| e.key.as_deref())
+                        .unwrap_or(""),
+                ),
+                ns => KeyRef::Digest {
+                    ns: self.namespaces.name(ns),
+                    digest: slot.digest,
+                },
+            };
+            let hash = hash_key(hasher, &key) as u32;
+            self.remove(i, hash);
+        }
+    }
+}
