@@ -165,7 +165,8 @@ where
 /// redelivery ([`Verdict::Retry`]).
 ///
 /// The warning carries the source, the record's id and position, the error's
-/// type name and its `Display` — never the record's body. idem's own errors
+/// type name and its alternate `Display` (`{:#}`, which for `anyhow::Error`
+/// is the whole chain) — never the record's body. idem's own errors
 /// name only the namespace and a short digest; parse bodies with
 /// [`parse_json`](crate::parse_json), whose errors do not quote the input
 /// (serde_json's own errors do), and keep payloads out of your own errors'
@@ -189,7 +190,7 @@ impl<R, E: fmt::Display> OnFailure<R, E> for LogFailures {
                 record = failure.id,
                 index = failure.index,
                 error.type = std::any::type_name::<E>(),
-                %error,
+                error = format_args!("{error:#}"),
                 "batch record failed; reported for redelivery"
             ),
             Reason::Panicked => tracing::error!(
