@@ -21,7 +21,8 @@ use crate::workload::env_var;
 
 fn env_num(name: &str, default: usize) -> anyhow::Result<usize> {
     std::env::var(name).map_or(Ok(default), |v| {
-        v.parse().with_context(|| format!("{name}={v} is not a count"))
+        v.parse()
+            .with_context(|| format!("{name}={v} is not a count"))
     })
 }
 
@@ -60,7 +61,12 @@ fn failed(ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
     response
 }
 
-async fn handle(mode: &str, peer: &Peer, batch: &idem_batch::Batch, event: &SqsEvent) -> SqsBatchResponse {
+async fn handle(
+    mode: &str,
+    peer: &Peer,
+    batch: &idem_batch::Batch,
+    event: &SqsEvent,
+) -> SqsBatchResponse {
     let id = |m: &SqsMessage| m.message_id.clone().unwrap_or_default();
     match mode {
         "idem-batch" => batch.sqs(event, |m| record(peer, m)).await,

@@ -77,7 +77,11 @@ async fn run_batch() -> anyhow::Result<()> {
     let endpoint = workload::env_var("BENCH_ENDPOINT")?;
     let mode = workload::env_var("BENCH_PEER")?;
     let table = workload::env_var("BENCH_TABLE")?;
-    let peer_kind = if mode == "raw-concurrent" { "raw" } else { "idem" };
+    let peer_kind = if mode == "raw-concurrent" {
+        "raw"
+    } else {
+        "idem"
+    };
     let client = client::dynamodb(&endpoint, None).await;
     let peer = peers::Peer::new(peer_kind, client, &table)?;
     println!("{}", batch::run(peer, &mode).await?);
