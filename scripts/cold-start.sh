@@ -60,7 +60,8 @@ cold_start() {
     python3 scripts/fake-lambda-runtime.py --port "$port" --event "$work/event.json" \
         --started-file "$work/started" >"$work/result.json" &
     runtime=$!
-    sleep 0.3
+    # Until the stand-in Runtime API listens (a loaded machine starts Python slowly).
+    for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     local env=(AWS_LAMBDA_RUNTIME_API=127.0.0.1:$port AWS_LAMBDA_FUNCTION_NAME=cold-start
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION=1
         AWS_LAMBDA_LOG_STREAM_NAME=local AWS_LAMBDA_LOG_GROUP_NAME=local IDEM_TABLE=$table
