@@ -107,10 +107,9 @@ pub(crate) fn kinesis_response(
 ) -> KinesisEventResponse {
     let mut response = KinesisEventResponse::default();
     if let Some(id) = lowest_failure(records, statuses) {
-        response.add_failure(id.unwrap_or_default());
-        if response.batch_item_failures[0].item_identifier.as_deref() == Some("") {
-            response.batch_item_failures[0].item_identifier = None;
-        }
+        let mut failure = aws_lambda_events::event::streams::KinesisBatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
     }
     response
 }
