@@ -6,6 +6,7 @@
 #   cargo fmt --all -- --check
 #   cargo clippy --workspace --all-targets --all-features -- -D warnings
 #   cargo test --workspace --all-features [ARGS...]     (unit, integration and doc tests)
+#   scripts/lambda-invoke-test.sh                        (the SQS example under cargo lambda)
 #   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 # The servers are stopped on any exit, including failures and Ctrl-C.
 #
@@ -107,6 +108,10 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 heading "cargo test ${test_args[*]}"
 cargo test "${test_args[@]}"
+
+# The SQS example under cargo-lambda's emulator (installed from PyPI into .cache/).
+heading "scripts/lambda-invoke-test.sh (cargo lambda watch + invoke)"
+scripts/lambda-invoke-test.sh
 
 heading 'RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps'
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps

@@ -20,16 +20,27 @@
 #   PEER_BODY_MS       how long the body runs in that check [20]
 #   PEER_WARMUP_KEYS   unmeasured keys per slice [20]
 #   PEER_PEERS         which peers [raw idem powertools-python powertools-typescript]
+#   PEER_MODE          `batch`: SQS batches instead (bench/peers/rust/src/batch.rs,
+#                      py/batch.py), results in results-batch.md; then
+#                      PEER_PEERS [raw-concurrent idem-batch idem-sequential powertools-python-batch],
+#                      PEER_BATCHES batches per peer per round [25], PEER_BATCH_SIZE [10],
+#                      PEER_ROUNDS [4]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${IDEM_CACHE_DIR:-$repo/.cache}/peers
 
+mode=${PEER_MODE:-default}
 rounds=${PEER_ROUNDS:-8}
 seq_ops=${PEER_SEQ_OPS:-4000}
 conc_ops=${PEER_CONC_OPS:-4000}
-read -r -a peers <<<"${PEER_PEERS:-raw idem powertools-python powertools-typescript}"
+default_peers="raw idem powertools-python powertools-typescript"
+if [[ $mode == batch ]]; then
+    rounds=${PEER_ROUNDS:-4}
+    default_peers="raw-concurrent idem-batch idem-sequential powertools-python-batch"
+fi
+read -r -a peers <<<"${PEER_PEERS:-$default_peers}"
 
 log() { printf 'peers: %s\n' "$*" >&2; }
 die() {
@@ -62,6 +73,7 @@ if ! stamp_ok "$venv/.idem-stamp" "$py_pins"; then
 fi
 
 ts=$cache/ts
+[[ $mode == batch ]] || {
 ts_pins=$(cat "$here/ts/package.json" "$here/ts/package-lock.json" | sha256sum | cut -d' ' -f1)
 if ! stamp_ok "$ts/.idem-stamp" "$ts_pins"; then
     log "installing Powertools for TypeScript into $ts ..."
@@ -74,6 +86,7 @@ fi
 # Node resolves packages next to the script's real path, so the script runs
 # from the install, not from the repo.
 cp "$here/ts/bench.mjs" "$ts/bench.mjs"
+}
 
 "$repo/scripts/dynamodb-local.sh" install
 
@@ -132,6 +145,28 @@ BENCH_PEER=raw BENCH_TABLE=peer_warmup BENCH_PREFIX=server-warmup BENCH_SIDE_KEY
     BENCH_SEQ_KEYS=200 BENCH_CONC_KEYS=400 "$rust_bin" run >/dev/null
 
 results=$state/results.jsonl
+
+if [[ $mode == batch ]]; then
+    export BENCH_BATCHES=${PEER_BATCHES:-25} BENCH_BATCH_SIZE=${PEER_BATCH_SIZE:-10}
+    export PEER_LOAD_START
+    PEER_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+    for ((round = 1; round <= rounds; round++)); do
+        for ((i = 0; i < ${#peers[@]}; i++)); do
+            peer=${peers[$(((round - 1 + i) % ${#peers[@]}))]}
+            export BENCH_PEER=$peer BENCH_TABLE="$(table_of "$peer")" BENCH_PREFIX="batch-r$round-$peer-$$"
+            log "batch round $round/$rounds: $peer"
+            case $peer in
+            powertools-python-batch) "$venv/bin/python" "$here/py/batch.py" ;;
+            *) "$rust_bin" batch ;;
+            esac >>"$results" || die "$peer failed in round $round"
+        done
+    done
+    export PEER_DATE PEER_PYTHON_VERSION PEER_ROUNDS=$rounds
+    PEER_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+    PEER_PYTHON_VERSION=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
+    python3 "$here/report_batch.py" "$results" | tee "$here/results-batch.md"
+    exit 0
+fi
 export PEER_LOAD_START
 PEER_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 started=$SECONDS

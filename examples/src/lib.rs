@@ -10,9 +10,12 @@
 //! - [`eventbridge`]: two targets of one EventBridge event, deduplicated
 //!   independently.
 //! - [`stream`]: a Kinesis stream batch, safe to replay whole.
+//! - [`metrics`]: idem's counters as CloudWatch Embedded Metric Format on
+//!   stdout (the SQS binary installs it).
 
 pub mod eventbridge;
 pub mod http;
+pub mod metrics;
 pub mod payments;
 pub mod sqs;
 pub mod stream;

@@ -1,12 +1,16 @@
-//! An SQS batch handler: one idempotent charge per record, with partial batch
-//! failures (`batchItemFailures`, enable `ReportBatchItemFailures` on the event
-//! source mapping) for records that failed or are still in progress elsewhere.
+//! An SQS batch handler: one idempotent charge per record, the records run
+//! concurrently by [`idem_batch::Batch`], with partial batch failures
+//! (`batchItemFailures`, enable `ReportBatchItemFailures` on the event source
+//! mapping) for records that failed or are still in progress elsewhere. A FIFO
+//! queue's batch keeps the order within each message group.
 //!
 //! Keyed on the business id in the body (`order_id`), not the message id: a
 //! producer that sends the same order twice gets two message ids, and still
-//! one charge.
+//! one charge. Two such messages in one batch run at once: one charges, the
+//! other is in progress and reported, and SQS's redelivery replays the charge.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use idem_batch::{Batch, BodyError};
 use idem_core::{idempotent, Store};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -18,14 +22,9 @@ pub enum ChargeError {
     /// idem's own error: in progress elsewhere, store failure, …
     #[error(transparent)]
     Idem(#[from] idem_core::Error),
-    /// The body is not a payment.
-    #[error("message {message_id} is not a payment: {source}")]
-    BadMessage {
-        /// The SQS message id.
-        message_id: String,
-        /// The JSON error.
-        source: serde_json::Error,
-    },
+    /// The body is not a payment (the error does not quote the body).
+    #[error(transparent)]
+    BadMessage(#[from] BodyError),
 }
 
 /// The SQS handler, over any store (DynamoDB on Lambda, memory in tests).
@@ -33,12 +32,24 @@ pub enum ChargeError {
 pub struct SqsHandler<S> {
     store: S,
     provider: Provider,
+    batch: Batch,
 }
 
 impl<S: Store> SqsHandler<S> {
     /// A handler charging through `provider`, deduplicating in `store`.
     pub fn new(store: S, provider: Provider) -> Self {
-        SqsHandler { store, provider }
+        SqsHandler {
+            store,
+            provider,
+            batch: Batch::new(),
+        }
+    }
+
+    /// The same handler, running at most `concurrency` records at once
+    /// (default [`idem_batch::DEFAULT_CONCURRENCY`]).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.batch = self.batch.concurrency(concurrency);
+        self
     }
 
     /// The payment provider (to count charges).
@@ -46,22 +57,18 @@ impl<S: Store> SqsHandler<S> {
         &self.provider
     }
 
-    /// Handles a batch; records that failed or are in progress are returned
-    /// as batch item failures, so SQS redelivers only those.
+    /// Handles a batch, its records concurrently; records that failed or are
+    /// in progress are returned as batch item failures, so SQS redelivers
+    /// only those.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.payload.records {
-            if let Err(error) = self.process(message, &event.context).await {
-                tracing::warn!(%error, "record not processed; SQS will redeliver it");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message.message_id.clone().unwrap_or_default();
-                response.batch_item_failures.push(failure);
-            }
-        }
-        Ok(response)
+        let context = &event.context;
+        Ok(self
+            .batch
+            .sqs(&event.payload, |message| self.process(message, context))
+            .await)
     }
 
     async fn process(
@@ -69,11 +76,7 @@ impl<S: Store> SqsHandler<S> {
         message: &SqsMessage,
         context: &Context,
     ) -> Result<Receipt, ChargeError> {
-        let payment: Payment = serde_json::from_str(message.body.as_deref().unwrap_or_default())
-            .map_err(|source| ChargeError::BadMessage {
-                message_id: message.message_id.clone().unwrap_or_default(),
-                source,
-            })?;
+        let payment: Payment = idem_batch::parse_json_opt(message.body.as_deref())?;
         self.charge(&payment, context).await
     }
 

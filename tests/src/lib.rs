@@ -81,3 +81,9 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The README's Rust blocks, compiled (and those with a `main`, run) as
+/// doctests of this crate, so the README cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

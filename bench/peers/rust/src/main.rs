@@ -5,6 +5,7 @@
 //! ```text
 //! idem-peer-bench setup TABLE...   create the tables (PK `id` S, on demand)
 //! idem-peer-bench run              run one slice; settings from BENCH_* (see workload.rs)
+//! idem-peer-bench batch            one slice of SQS batches (PEER_MODE=batch, see batch.rs)
 //! ```
 //!
 //! With `BENCH_STORE=redis`, `BENCH_ENDPOINT` is a Redis URL and
@@ -13,6 +14,7 @@
 //! `run` prints one JSON line on stdout; the Python and TypeScript harnesses
 //! print the same fields, and `report.py` turns them into the table.
 
+mod batch;
 mod client;
 mod peers;
 mod redis_peers;
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => runtime.block_on(setup(&args[1..])),
         Some("run") => runtime.block_on(run()),
+        Some("batch") => runtime.block_on(run_batch()),
         _ => bail!("usage: idem-peer-bench setup TABLE... | idem-peer-bench run (settings in BENCH_* variables)"),
     }
 }
@@ -79,5 +82,20 @@ async fn run() -> anyhow::Result<()> {
     let peer = peers::Peer::new(&settings.peer, client, &settings.table)?;
     let report = workload::run(&settings, peer, &counter).await?;
     println!("{report}");
+    Ok(())
+}
+
+async fn run_batch() -> anyhow::Result<()> {
+    let endpoint = workload::env_var("BENCH_ENDPOINT")?;
+    let mode = workload::env_var("BENCH_PEER")?;
+    let table = workload::env_var("BENCH_TABLE")?;
+    let peer_kind = if mode == "raw-concurrent" {
+        "raw"
+    } else {
+        "idem"
+    };
+    let client = client::dynamodb(&endpoint, None).await;
+    let peer = peers::Peer::new(peer_kind, client, &table)?;
+    println!("{}", batch::run(peer, &mode).await?);
     Ok(())
 }
