@@ -1,0 +1,120 @@
+//! MemoryStore's own tests: layout, sweeping, and scale behaviour.
+
+use super::*;
+
+#[test]
+fn a_slot_is_96_bytes_and_an_index_entry_8() {
+    assert_eq!(std::mem::size_of::<Slot>(), 96);
+    assert_eq!(std::mem::size_of::<IndexEntry>(), 8);
+}
+
+#[test]
+fn hex_parsing_accepts_exactly_the_lowercase_digits() {
+    let digits = b"0123456789abcdef";
+    for c in 0..=255u8 {
+        let mut hex = [b'0'; 64];
+        for pos in [0, 7, 8, 63] {
+            hex[pos] = c;
+            let expected = digits.iter().position(|&d| d == c).map(|v| v as u8);
+            let parsed = parse_hex(&hex);
+            match expected {
+                Some(v) => {
+                    let p = parsed.expect("valid");
+                    let byte = p[pos / 2];
+                    assert_eq!(if pos % 2 == 0 { byte >> 4 } else { byte & 0xf }, v);
+                }
+                None => assert_eq!(parsed, None, "byte {c:#x} at {pos}"),
+            }
+            hex[pos] = b'0';
+        }
+    }
+    let mut hex = String::new();
+    let digest: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+    crate::key::push_hex(&mut hex, &digest);
+    assert_eq!(parse_hex(hex.as_bytes()), Some(digest));
+}
+
+#[test]
+fn many_namespaces_are_found_by_hash_past_the_scan() {
+    let hasher = RandomState::default();
+    let mut namespaces = Namespaces::default();
+    let names: Vec<String> = (0..50).map(|i| format!("ns::f{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(namespaces.intern(n, &hasher), i as u32);
+        assert_eq!(namespaces.intern(n, &hasher), i as u32, "interned once");
+    }
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(namespaces.get(n, &hasher), Some(i as u32));
+        assert_eq!(namespaces.name(i as u32), n);
+    }
+    assert_eq!(namespaces.get("ns::missing", &hasher), None);
+}
+
+#[test]
+fn only_lowercase_64_digit_hex_after_the_last_hash_is_a_digest_key() {
+    let hex = "ab".repeat(32);
+    let canonical = format!("a#b::f#{hex}");
+    assert!(
+        matches!(KeyRef::parse(&canonical), KeyRef::Digest { ns: "a#b::f", digest } if digest == [0xab; 32])
+    );
+    for other in [
+        format!("ns#{}", hex.to_uppercase()),
+        format!("ns#{}", &hex[..62]),
+        format!("ns#{hex}0"),
+        "docs::store#00".to_owned(),
+        hex.clone(),
+    ] {
+        assert!(matches!(KeyRef::parse(&other), KeyRef::Other(_)), "{other}");
+    }
+}
+
+#[tokio::test]
+async fn replays_share_one_record_until_the_key_is_taken_over() {
+    let store = MemoryStore::new();
+    let key = format!("tests::share#{}", "0f".repeat(32));
+    let claim = |now_ms: u64, token| ClaimRequest {
+        key: &key,
+        now_ms,
+        token,
+        lease_until_ms: now_ms + 1_000,
+        expires_at_s: now_ms / 1000 + 10,
+        fingerprint: None,
+    };
+    let existing = |claim: Claim| match claim {
+        Claim::Existing(record) => record,
+        Claim::Acquired(_) => panic!("the key is held"),
+    };
+    for (round, data) in [(0u64, "\"first\""), (1, &"x".repeat(100))] {
+        let now = round * 60_000;
+        let Ok(Claim::Acquired(lease)) = store.claim(claim(now, LeaseToken::new())).await else {
+            panic!("round {round}: acquired");
+        };
+        let done = Completion {
+            key: &key,
+            lease: &lease,
+            data: Some(data),
+            fingerprint: None,
+            expires_at_s: now / 1000 + 10,
+        };
+        store.complete(done).await.expect("completed");
+        let a = existing(
+            store
+                .claim(claim(now, LeaseToken::new()))
+                .await
+                .expect("claim"),
+        );
+        let b = existing(
+            store
+                .claim(claim(now, LeaseToken::new()))
+                .await
+                .expect("claim"),
+        );
+        assert!(Arc::ptr_eq(&a, &b), "one record for every replay");
+        assert_eq!(
+            (a.key.as_str(), a.data.as_deref()),
+            (key.as_str(), Some(data))
+        );
+        assert_eq!(a.lease, Some(lease));
+    }
+    assert_eq!(store.len(), 1);
+}
