@@ -84,14 +84,14 @@ impl Attributes {
     }
 }
 
-/// Everything a [`DynamoStore`] needs besides the client; shared by clones.
+/// Everything a [`DynamoStore`](crate::DynamoStore) needs besides the client; shared by clones.
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) table: String,
     pub(crate) attrs: Attributes,
 }
 
-/// Builds a [`DynamoStore`] with non-default attribute names or the sort-key
+/// Builds a [`DynamoStore`](crate::DynamoStore) with non-default attribute names or the sort-key
 /// layout. Building makes no network call.
 ///
 /// ```
