@@ -85,6 +85,7 @@
 //! `CreateTable` and `UpdateTimeToLive`, which a production function should not
 //! have.
 
+mod build;
 mod config;
 mod error;
 mod item;
