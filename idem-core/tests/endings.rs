@@ -124,6 +124,63 @@ async fn a_cancelled_call_on_a_store_that_must_wait_hands_the_release_to_the_run
     assert_eq!(releases.load(Ordering::SeqCst), 1);
 }
 
+/// A store that applies every claim and never answers it: the first
+/// `answer` claims lose their reply (a backend error), the rest hang.
+struct LostClaims {
+    memory: MemoryStore,
+    answered: AtomicUsize,
+    answer: usize,
+}
+
+impl Intercept for LostClaims {
+    fn inner(&self) -> &dyn Store {
+        &self.memory
+    }
+    fn claim<'a>(
+        &'a self,
+        request: idem_core::store::ClaimRequest<'a>,
+    ) -> StoreFuture<'a, idem_core::store::Claim> {
+        Box::pin(async move {
+            self.memory.claim(request).await?;
+            if self.answered.fetch_add(1, Ordering::SeqCst) < self.answer {
+                return Err(idem_core::store::StoreError::backend(
+                    "lost reply",
+                    "the reply was lost",
+                ));
+            }
+            std::future::pending().await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_call_dropped_while_its_claim_is_unanswered_frees_the_key() {
+    // answer 0: dropped while the first claim is in flight; answer 1:
+    // dropped in the pause before the engine's retry.
+    for answer in [0, 1] {
+        let store = Intercepted(LostClaims {
+            memory: MemoryStore::new(),
+            answered: AtomicUsize::new(0),
+            answer,
+        });
+        let call = Idempotent::new("endings::unanswered")
+            .store(&store)
+            .key("id", "u-1")
+            .run(|| async { Ok::<_, Error>(1u8) });
+        assert!(tokio::time::timeout(Duration::from_millis(10), call)
+            .await
+            .is_err());
+        assert!(
+            store.0.answered.load(Ordering::SeqCst) >= 1,
+            "the claim was applied"
+        );
+        assert!(
+            store.0.memory.is_empty(),
+            "answer {answer}: the applied claim left with the caller"
+        );
+    }
+}
+
 #[tokio::test]
 async fn on_cancel_keep_holds_the_claim_for_bodies_that_detach_work() {
     let store = MemoryStore::new();

@@ -13,10 +13,11 @@ use serde::Serialize;
 
 use super::call::Call;
 use super::policy::OnCancel;
+use super::release::ReleaseOnDrop;
 use super::retry;
 use crate::context;
 use crate::key::Fingerprint;
-use crate::store::{Completion, Lease, Store, StoreError};
+use crate::store::{Completion, Lease, StoreError};
 use crate::telemetry::{self, Label};
 
 impl Call<'_> {
@@ -32,13 +33,9 @@ impl Call<'_> {
     {
         // Armed until the body has ended: dropped before that (the caller
         // left), it releases the claim.
-        let mut guard = ReleaseOnDrop {
-            store: self.store.get(),
-            key: self.key.storage_key(),
-            lease: Some(&lease),
-        };
+        let mut guard = ReleaseOnDrop::new(self.store.get(), self.key.storage_key(), &lease);
         if self.on_cancel == OnCancel::Keep {
-            guard.lease = None;
+            guard.disarm();
         }
         let body = CatchUnwind {
             inner: context::scope(self.key.clone(), body()),
@@ -54,18 +51,18 @@ impl Call<'_> {
             Ok(Ok(value)) => {
                 // The effect happened: from here on nothing may release the
                 // claim (a release would let a duplicate run it again).
-                guard.lease = None;
+                guard.disarm();
                 self.save(&lease, &value).await;
                 (Label::Executed, Ok(value))
             }
             Ok(Err(e)) => {
                 self.release(key, &lease).await;
-                guard.lease = None;
+                guard.disarm();
                 (Label::BodyError, Err(e))
             }
             Err(panic) => {
                 self.release(key, &lease).await;
-                guard.lease = None;
+                guard.disarm();
                 resume_unwind(panic)
             }
         }
@@ -195,51 +192,6 @@ fn replays_as_itself<T: Serialize + DeserializeOwned>(value: &T, json: &str) -> 
     match (digest(value), digest(&decoded)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
-    }
-}
-
-/// Releases the claim if the call's future is dropped while the body runs.
-///
-/// A store whose release finishes without waiting (MemoryStore) is released
-/// on the spot; otherwise the release is handed to the runtime, on a handle
-/// of the store that outlives the call ([`Store::detach`]). A store that
-/// has none keeps the claim until its lease lapses, and a warning says so.
-struct ReleaseOnDrop<'a> {
-    store: &'a dyn Store,
-    key: &'a str,
-    lease: Option<&'a Lease>,
-}
-
-impl Drop for ReleaseOnDrop<'_> {
-    fn drop(&mut self) {
-        let Some(lease) = self.lease else {
-            return;
-        };
-        {
-            let mut release = self.store.release(self.key, lease);
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            if release.as_mut().poll(&mut cx).is_ready() {
-                return;
-            }
-        }
-        let handed = match (self.store.detach(), tokio::runtime::Handle::try_current()) {
-            (Some(owned), Ok(runtime)) => {
-                let (key, lease) = (self.key.to_owned(), lease.clone());
-                runtime.spawn(async move {
-                    if let Err(e) = retry::release(&*owned, &key, &lease).await {
-                        tracing::warn!(error = %e, "releasing a cancelled call's claim failed; it lapses with its lease");
-                    }
-                });
-                true
-            }
-            _ => false,
-        };
-        if !handed {
-            tracing::warn!(
-                "the call was cancelled and its store cannot release the claim outside it; \
-                 the claim lapses with its lease"
-            );
-        }
     }
 }
 

@@ -15,6 +15,7 @@ mod body;
 mod builder;
 mod call;
 mod policy;
+mod release;
 mod retry;
 mod run;
 

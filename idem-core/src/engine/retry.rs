@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::release::ReleaseOnDrop;
 use crate::store::{Claim, ClaimRequest, Completion, Lease, Store, StoreError, StoreFuture};
 
 /// Pauses before the second and third attempt. Backends retry on their own
@@ -33,18 +34,23 @@ async fn with_retries<'a, T>(
 
 /// Claims, retrying with the same token. If every attempt failed, one of
 /// them may still have been applied: the claim is released (best effort),
-/// so it does not hold the key for its lease.
+/// so it does not hold the key for its lease. The same holds if the call is
+/// dropped while a claim is in flight or between attempts.
 pub(crate) async fn claim(
     store: &dyn Store,
     request: ClaimRequest<'_>,
 ) -> Result<Claim, StoreError> {
+    let lease = Lease::new(request.token, request.lease_until_ms);
+    // Armed until the claim's outcome is known. On `Acquired` the body's own
+    // guard takes over before the next await.
+    let mut guard = ReleaseOnDrop::new(store, request.key, &lease);
     let result = with_retries(|| store.claim(request.clone())).await;
     if let Err(StoreError::Backend { .. }) = &result {
-        let lease = Lease::new(request.token, request.lease_until_ms);
         if store.release(request.key, &lease).await.is_err() {
             tracing::warn!("a claim failed and so did releasing it; it lapses with its lease");
         }
     }
+    guard.disarm();
     result
 }
 
