@@ -171,10 +171,6 @@ impl Batch {
 impl<H> Batch<H> {
     /// How many records (SQS FIFO: message groups) run at once (default
     /// [`DEFAULT_CONCURRENCY`]; 0 counts as 1, which runs them one by one).
-    ///
-    /// ```
-    /// let _one_at_a_time = idem_batch::Batch::new().concurrency(1);
-    /// ```
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -182,10 +178,6 @@ impl<H> Batch<H> {
 
     /// How Kinesis and DynamoDB stream records run (default
     /// [`StreamOrder::ByKey`]); SQS ignores it.
-    ///
-    /// ```
-    /// let _ordered = idem_batch::Batch::new().stream_order(idem_batch::StreamOrder::InOrder);
-    /// ```
     pub fn stream_order(mut self, order: StreamOrder) -> Self {
         self.stream_order = order;
         self
@@ -194,13 +186,6 @@ impl<H> Batch<H> {
     /// Who decides about records that did not succeed (default
     /// [`LogFailures`]): an [`OnFailure`], such as a closure
     /// `|failure: Failure<'_, SqsMessage, MyError>| -> Verdict`.
-    ///
-    /// ```
-    /// use aws_lambda_events::event::sqs::SqsMessage;
-    /// use idem_batch::{Batch, Failure, Verdict};
-    ///
-    /// let _quiet = Batch::new().on_failure(|_: Failure<'_, SqsMessage, std::io::Error>| Verdict::Retry);
-    /// ```
     pub fn on_failure<H2>(self, on_failure: H2) -> Batch<H2> {
         Batch {
             concurrency: self.concurrency,

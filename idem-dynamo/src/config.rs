@@ -130,20 +130,6 @@ impl DynamoStoreBuilder {
     }
 
     /// The partition key attribute (default `id`, type S).
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .key_attr("pk")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn key_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.key = name.into();
         self
@@ -151,20 +137,6 @@ impl DynamoStoreBuilder {
 
     /// The record's expiry, unix seconds (default `expiration`, type N). Make
     /// it the table's TTL attribute so DynamoDB deletes old records.
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .expiry_attr("ttl")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn expiry_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.expiry = name.into();
         self
@@ -172,80 +144,24 @@ impl DynamoStoreBuilder {
 
     /// The end of an in-progress record's lease, unix milliseconds (default
     /// `in_progress_expiration`, type N).
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .in_progress_expiry_attr("lease_until")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn in_progress_expiry_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.in_progress_expiry = name.into();
         self
     }
 
     /// The record's status, `INPROGRESS` or `COMPLETED` (default `status`, type S).
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .status_attr("state")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn status_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.status = name.into();
         self
     }
 
     /// The saved result as JSON (default `data`, type S).
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .data_attr("result")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn data_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.data = name.into();
         self
     }
 
     /// The payload fingerprint of `validate` (default `validation`, type S).
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .validation_key_attr("payload_hash")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn validation_key_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.validation = name.into();
         self
@@ -253,20 +169,6 @@ impl DynamoStoreBuilder {
 
     /// The lease token that fences late writes of a taken-over run (default
     /// `lease_token`, type S). Powertools does not write it.
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("idempotency")
-    ///     .lease_token_attr("owner")
-    ///     .build(client)?;
-    /// assert_eq!(store.table(), "idempotency");
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn lease_token_attr(mut self, name: impl Into<String>) -> Self {
         self.attrs.lease_token = name.into();
         self
@@ -275,22 +177,6 @@ impl DynamoStoreBuilder {
     /// Uses the sort-key layout: the partition key holds a static value (see
     /// [`static_pk_value`](Self::static_pk_value)) and this attribute (type S)
     /// holds the storage key, as Powertools' `sort_key_attr` option does.
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// // Records live under one partition value; the storage key is the sort key.
-    /// let store = idem_dynamo::DynamoStore::builder("shared-table")
-    ///     .key_attr("pk")
-    ///     .sort_key_attr("sk")
-    ///     .build(client)?;
-    /// # let _ = store;
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn sort_key_attr(mut self, name: impl Into<String>) -> Self {
         self.sort_key_attr = Some(name.into());
         self
@@ -299,21 +185,6 @@ impl DynamoStoreBuilder {
     /// The partition value of the sort-key layout (default
     /// `idempotency#<table>`). Powertools uses `idempotency#<function name>`;
     /// set that to share records' partition with it.
-    ///
-    /// ```
-    /// # let client = aws_sdk_dynamodb::Client::from_conf(
-    /// #     aws_sdk_dynamodb::Config::builder()
-    /// #         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-    /// #         .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-    /// #         .build(),
-    /// # );
-    /// let store = idem_dynamo::DynamoStore::builder("shared-table")
-    ///     .sort_key_attr("sk")
-    ///     .static_pk_value("idempotency#charge-function")
-    ///     .build(client)?;
-    /// # let _ = store;
-    /// # Ok::<(), idem_dynamo::ConfigError>(())
-    /// ```
     pub fn static_pk_value(mut self, value: impl Into<String>) -> Self {
         self.static_pk_value = Some(value.into());
         self

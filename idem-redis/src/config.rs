@@ -131,11 +131,6 @@ impl RedisStoreBuilder {
 
     /// Prepended to every storage key (default: none, so records are named
     /// `namespace#digest` like Powertools' `function#hash`).
-    ///
-    /// ```
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").key_prefix("idem:");
-    /// # let _ = b;
-    /// ```
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
         self
@@ -145,11 +140,6 @@ impl RedisStoreBuilder {
     /// server asks to wait (default 4: the first attempt and 3 retries; at
     /// least 1). Every attempt is the same script call with the same lease
     /// token, so a retry of a write that was applied gives the right answer.
-    ///
-    /// ```
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").attempts(2);
-    /// # let _ = b;
-    /// ```
     pub fn attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
         self
@@ -157,12 +147,6 @@ impl RedisStoreBuilder {
 
     /// The pause before the first retry, doubled before each next one
     /// (default 20 ms).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").retry_delay(Duration::from_millis(5));
-    /// # let _ = b;
-    /// ```
     pub fn retry_delay(mut self, delay: Duration) -> Self {
         self.retry_delay = delay;
         self
@@ -170,24 +154,12 @@ impl RedisStoreBuilder {
 
     /// How long one command waits for its reply before it counts as failed
     /// (and is retried) (default 2 s).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").response_timeout(Duration::from_millis(300));
-    /// # let _ = b;
-    /// ```
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
     }
 
     /// How long opening a connection may take (default 2 s).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").connection_timeout(Duration::from_secs(1));
-    /// # let _ = b;
-    /// ```
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
         self
@@ -196,11 +168,6 @@ impl RedisStoreBuilder {
     /// The largest result (JSON bytes) a record may hold (default: just
     /// under Redis's 512 MiB bulk-string limit). A larger one is saved as
     /// completed without data, so replays get `ReplayUnavailable`.
-    ///
-    /// ```
-    /// let b = idem_redis::RedisStore::builder("redis://127.0.0.1:6379").max_data_bytes(1 << 20);
-    /// # let _ = b;
-    /// ```
     pub fn max_data_bytes(mut self, bytes: usize) -> Self {
         self.max_data_bytes = bytes;
         self
@@ -208,12 +175,6 @@ impl RedisStoreBuilder {
 
     /// Trust only this CA (PEM) for `rediss://` connections, instead of the
     /// system's root certificates (default): a private CA, a test server.
-    ///
-    /// ```
-    /// let ca = b"-----BEGIN CERTIFICATE-----\n...".to_vec();
-    /// let b = idem_redis::RedisStore::builder("rediss://redis.internal:6379").tls_root_certificate(ca);
-    /// # let _ = b;
-    /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {

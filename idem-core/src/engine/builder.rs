@@ -259,70 +259,32 @@ impl<'a> Idempotent<'a> {
         self
     }
 
-    /// What to do when the key is in progress elsewhere (default: fail);
-    /// [`InProgress`] shows both policies at work.
-    ///
-    /// ```
-    /// use idem_core::{Idempotent, InProgress};
-    /// use std::time::Duration;
-    ///
-    /// let _call = Idempotent::new("docs::wait").in_progress(InProgress::Wait(Some(Duration::from_secs(5))));
-    /// ```
+    /// What a call does when the key is in progress elsewhere: fail with
+    /// `Error::InProgress` by default, or wait ([`InProgress`] shows both).
     #[inline]
     pub fn in_progress(mut self, policy: InProgress) -> Self {
         self.in_progress = policy;
         self
     }
 
-    /// What to do when a key part is missing (default: error);
-    /// [`OnMissingKey`] shows both policies at work.
-    ///
-    /// ```
-    /// use idem_core::{Idempotent, OnMissingKey};
-    ///
-    /// let _call = Idempotent::new("docs::optional_key").on_missing_key(OnMissingKey::Run);
-    /// ```
+    /// What a call does when a key part is missing: fail with
+    /// `Error::MissingKey` by default, or run unguarded ([`OnMissingKey`] shows both).
     #[inline]
     pub fn on_missing_key(mut self, policy: OnMissingKey) -> Self {
         self.on_missing_key = policy;
         self
     }
 
-    /// The store (default: the process default, see [`set_default_store`](crate::set_default_store)).
-    /// Takes `&S`, `&Arc<S>`, `&Arc<dyn Store>`, `&Box<S>` or `&dyn Store`.
-    ///
-    /// ```
-    /// use idem_core::{Error, Idempotent, MemoryStore, Store};
-    /// use std::sync::Arc;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Error> {
-    /// let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    /// let n = Idempotent::new("docs::store")
-    ///     .store(&shared)
-    ///     .key("id", "a-1")
-    ///     .run(|| async { Ok::<_, Error>(5) })
-    ///     .await?;
-    /// assert_eq!(n, 5);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// The store, by default the process default ([`set_default_store`](crate::set_default_store));
+    /// takes `&S`, `&Arc<S>`, `&Arc<dyn Store>`, `&Box<S>` or `&dyn Store`.
     #[inline]
     pub fn store(mut self, store: &'a dyn Store) -> Self {
         self.store = Some(store);
         self
     }
 
-    /// The clock leases and expiry are judged by (default: the system clock);
-    /// [`Clock`] and [`ttl`](Self::ttl) show one in use.
-    ///
-    /// ```
-    /// use idem_core::testing::ManualClock;
-    /// use idem_core::Idempotent;
-    ///
-    /// let clock = ManualClock::new(1_700_000_000_000);
-    /// let _call = Idempotent::new("docs::clock").clock(&clock);
-    /// ```
+    /// The clock leases and expiry are judged by, by default [`SystemClock`](crate::SystemClock)
+    /// ([`ttl`](Self::ttl) shows a `ManualClock` in use).
     #[inline]
     pub fn clock<C: Clock>(mut self, clock: &'a C) -> Self {
         self.clock = clock;

@@ -124,13 +124,9 @@ impl MemoryStore {
         }
     }
 
-    /// Limits a saved result to `bytes` of JSON, like a real backend's item
-    /// size limit; larger results follow the `ReplayUnavailable` policy.
-    ///
-    /// ```
-    /// let store = idem_core::MemoryStore::new().with_max_data_bytes(1024);
-    /// # let _ = store;
-    /// ```
+    /// Limits a saved result to `bytes` of JSON (default: no limit), like a
+    /// real backend's item size limit; larger results follow the
+    /// `ReplayUnavailable` policy.
     pub fn with_max_data_bytes(mut self, bytes: usize) -> Self {
         self.max_data_bytes = Some(bytes);
         self
