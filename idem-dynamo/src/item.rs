@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use idem_core::store::{ClaimRequest, Lease, LeaseToken, Record, Status};
-use idem_core::{Fingerprint, StoreError};
+use idem_core::store::{ClaimRequest, Record, Status, StoredField, StoredFields};
+use idem_core::StoreError;
 
 use crate::config::Settings;
 use crate::error::corrupt;
@@ -98,39 +98,26 @@ pub(crate) fn parse(settings: &Settings, key: &str, item: &Item) -> Result<Recor
     let stored_key = string(item, key_attr)
         .map_err(&bad)?
         .ok_or_else(|| bad(format!("attribute `{key_attr}` is missing")))?;
-    let status_text = string(item, &attrs.status)
-        .map_err(&bad)?
-        .ok_or_else(|| bad(format!("attribute `{}` is missing", attrs.status)))?;
-    let status = Status::parse(status_text).ok_or_else(|| {
-        bad(format!(
-            "attribute `{}` has unknown value `{status_text}` (expected `INPROGRESS` or `COMPLETED`)",
-            attrs.status
-        ))
-    })?;
-    let expires_at_s = number(item, &attrs.expiry)
-        .map_err(&bad)?
-        .ok_or_else(|| bad(format!("attribute `{}` is missing", attrs.expiry)))?;
-    let until_ms = number(item, &attrs.in_progress_expiry).map_err(&bad)?;
-    let token = string(item, &attrs.lease_token).map_err(&bad)?;
-    // A Powertools writer leaves no token: the lease is still judged by its
-    // end, and no token matches one of ours. A completed item keeps the lease
-    // that completed it (fencing a retried complete).
-    let lease = until_ms.map(|until_ms| Lease {
-        token: token.and_then(LeaseToken::parse),
-        until_ms,
-    });
-    let fingerprint = string(item, &attrs.validation)
-        .map_err(&bad)?
-        .map(Fingerprint::from_stored);
-    let data = string(item, &attrs.data).map_err(&bad)?.map(str::to_owned);
-    Ok(Record {
-        key: stored_key.to_owned(),
-        status,
-        expires_at_s,
-        lease,
-        fingerprint,
-        data,
+    let text = |name: &str| string(item, name).map_err(&bad);
+    let number_text = |name: &str| number_text(item, name).map_err(&bad);
+    StoredFields {
+        status: text(&attrs.status)?,
+        expiration: number_text(&attrs.expiry)?,
+        in_progress_expiration: number_text(&attrs.in_progress_expiry)?,
+        lease_token: text(&attrs.lease_token)?,
+        validation: text(&attrs.validation)?,
+        data: text(&attrs.data)?.map(str::to_owned),
+    }
+    .into_record(stored_key.to_owned(), |f| {
+        let name = match f {
+            StoredField::Status => &attrs.status,
+            StoredField::Expiration => &attrs.expiry,
+            StoredField::InProgressExpiration => &attrs.in_progress_expiry,
+            _ => f.powertools_name(),
+        };
+        format!("attribute `{name}`")
     })
+    .map_err(bad)
 }
 
 fn string<'i>(item: &'i Item, name: &str) -> Result<Option<&'i str>, String> {
@@ -144,30 +131,15 @@ fn string<'i>(item: &'i Item, name: &str) -> Result<Option<&'i str>, String> {
     }
 }
 
-fn number(item: &Item, name: &str) -> Result<Option<u64>, String> {
+/// A number attribute's digits, for [`StoredFields`] to read.
+fn number_text<'i>(item: &'i Item, name: &str) -> Result<Option<&'i str>, String> {
     match item.get(name) {
         None => Ok(None),
-        Some(AttributeValue::N(v)) => parse_number(v)
-            .map(Some)
-            .ok_or_else(|| format!("attribute `{name}` holds `{v}`, not a non-negative integer")),
+        Some(AttributeValue::N(v)) => Ok(Some(v)),
         Some(other) => Err(format!(
             "attribute `{name}` should be a number (N), found {}",
             type_name(other)
         )),
-    }
-}
-
-/// Integers, and decimals with a zero fraction (`1700000000.0`), which other
-/// SDKs may write for the same value.
-fn parse_number(v: &str) -> Option<u64> {
-    if let Ok(n) = v.parse::<u64>() {
-        return Some(n);
-    }
-    let (int, frac) = v.split_once('.')?;
-    if frac.bytes().all(|b| b == b'0') {
-        int.parse().ok()
-    } else {
-        None
     }
 }
 
@@ -191,6 +163,7 @@ fn type_name(v: &AttributeValue) -> &'static str {
 mod tests {
     use super::*;
     use crate::config::Attributes;
+    use idem_core::Fingerprint;
 
     fn settings() -> Settings {
         Settings {
@@ -267,14 +240,6 @@ mod tests {
             assert!(text.contains("item `fn#abc` in table `t`"), "{text}");
             assert!(text.contains(expected), "{text}");
         }
-    }
-
-    #[test]
-    fn numbers_accept_zero_fractions() {
-        assert_eq!(parse_number("17"), Some(17));
-        assert_eq!(parse_number("17.000"), Some(17));
-        assert_eq!(parse_number("17.5"), None);
-        assert_eq!(parse_number("1e3"), None);
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl DynamoStore {
             .expression_attribute_names("#data", &attrs.data)
             .expression_attribute_values(":completed", s(Status::Completed.as_str()))
             .expression_attribute_values(":exp", n(completion.expires_at_s))
-            .expression_attribute_values(":tok", token_value(completion.lease));
+            .expression_attribute_values(":tok", s(&completion.lease.token_text()));
         match completion.data {
             Some(data) => {
                 set.push_str(", #data = :data");
@@ -297,7 +297,7 @@ impl DynamoStore {
             .expression_attribute_names("#id", &self.settings.attrs.key)
             .expression_attribute_names("#tok", &self.settings.attrs.lease_token)
             .expression_attribute_names("#status", &self.settings.attrs.status)
-            .expression_attribute_values(":tok", token_value(lease))
+            .expression_attribute_values(":tok", s(&lease.token_text()))
             .expression_attribute_values(":inprogress", s(Status::InProgress.as_str()))
             .send()
             .await;
@@ -321,7 +321,7 @@ impl DynamoStore {
             .expression_attribute_names("#tok", &self.settings.attrs.lease_token)
             .expression_attribute_names("#status", &self.settings.attrs.status)
             .expression_attribute_values(":until", n(until_ms))
-            .expression_attribute_values(":tok", token_value(lease))
+            .expression_attribute_values(":tok", s(&lease.token_text()))
             .expression_attribute_values(":inprogress", s(Status::InProgress.as_str()))
             .send()
             .await;
@@ -347,13 +347,6 @@ impl DynamoStore {
             .map_err(|e| backend("DeleteItem", self.table(), e))?;
         Ok(())
     }
-}
-
-/// The lease's token as the condition compares it. A lease without one (read
-/// from a record another writer left) matches no item: the empty string is
-/// never a token we write.
-fn token_value(lease: &Lease) -> aws_sdk_dynamodb::types::AttributeValue {
-    s(&lease.token.map(|t| t.to_string()).unwrap_or_default())
 }
 
 impl Store for DynamoStore {

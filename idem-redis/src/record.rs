@@ -1,8 +1,8 @@
 //! Records as Redis hashes: the field names, and reading a record from a
 //! script's (or `HMGET`'s) reply.
 
-use idem_core::store::{Lease, LeaseToken, Record, Status};
-use idem_core::{Fingerprint, StoreError};
+use idem_core::store::{Record, StoredFields};
+use idem_core::StoreError;
 use redis::Value;
 
 use crate::error::corrupt;
@@ -59,31 +59,19 @@ pub(crate) fn parse(
     let mut next = || values.next().flatten();
     let (status, expiration, until, token, validation, data) =
         (next(), next(), next(), next(), next(), next());
-    let status_text = status.ok_or_else(|| bad(format!("field `{STATUS}` is missing")))?;
-    let status = Status::parse(&status_text).ok_or_else(|| {
-        bad(format!(
-            "field `{STATUS}` has unknown value `{status_text}` (expected `INPROGRESS` or `COMPLETED`)"
-        ))
-    })?;
-    let expires_at_s = number(EXPIRATION, expiration.as_deref())
-        .map_err(&bad)?
-        .ok_or_else(|| bad(format!("field `{EXPIRATION}` is missing")))?;
-    let until_ms = number(IN_PROGRESS_EXPIRATION, until.as_deref()).map_err(&bad)?;
-    // A record without our token (another writer's) is judged by its lease
-    // end, and no token matches one of ours. A completed record keeps the
-    // lease that completed it.
-    let lease = until_ms.map(|until_ms| Lease {
-        token: token.as_deref().and_then(LeaseToken::parse),
-        until_ms,
-    });
-    Ok(Some(Record {
-        key: key.to_owned(),
-        status,
-        expires_at_s,
-        lease,
-        fingerprint: validation.map(Fingerprint::from_stored),
+    StoredFields {
+        status: status.as_deref(),
+        expiration: expiration.as_deref(),
+        in_progress_expiration: until.as_deref(),
+        lease_token: token.as_deref(),
+        validation: validation.as_deref(),
         data,
-    }))
+    }
+    .into_record(key.to_owned(), |f| {
+        format!("field `{}`", f.powertools_name())
+    })
+    .map(Some)
+    .map_err(bad)
 }
 
 /// A field's value as text: nil is `None`; the bytes must be UTF-8.
@@ -99,27 +87,6 @@ fn text(name: &str, value: Value) -> Result<Option<String>, String> {
             "field `{name}` has an unexpected reply type ({})",
             kind(&other)
         )),
-    }
-}
-
-/// A non-negative integer field (Powertools' Python may write `1700000000.0`
-/// for the same value: a zero fraction is accepted).
-fn number(name: &str, value: Option<&str>) -> Result<Option<u64>, String> {
-    let Some(v) = value else { return Ok(None) };
-    parse_number(v)
-        .map(Some)
-        .ok_or_else(|| format!("field `{name}` holds `{v}`, not a non-negative integer"))
-}
-
-fn parse_number(v: &str) -> Option<u64> {
-    if let Ok(n) = v.parse::<u64>() {
-        return Some(n);
-    }
-    let (int, frac) = v.split_once('.')?;
-    if frac.bytes().all(|b| b == b'0') {
-        int.parse().ok()
-    } else {
-        None
     }
 }
 
@@ -143,6 +110,8 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idem_core::store::Status;
+    use idem_core::Fingerprint;
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
@@ -224,13 +193,5 @@ mod tests {
             );
             assert!(text.contains(expected), "{text}");
         }
-    }
-
-    #[test]
-    fn numbers_accept_zero_fractions() {
-        assert_eq!(parse_number("17"), Some(17));
-        assert_eq!(parse_number("17.000"), Some(17));
-        assert_eq!(parse_number("17.5"), None);
-        assert_eq!(parse_number("-1"), None);
     }
 }

@@ -287,7 +287,7 @@ impl RedisStore {
         }
         let redis_key = self.redis_key(completion.key);
         let mut call = self.settings.scripts.complete.key(redis_key.as_ref());
-        call.arg(token_arg(completion.lease))
+        call.arg(completion.lease.token_text())
             .arg(completion.expires_at_s)
             .arg(if completion.data.is_some() { "1" } else { "0" })
             .arg(completion.data.unwrap_or(""))
@@ -300,7 +300,7 @@ impl RedisStore {
         const OP: &str = "EVALSHA release";
         let redis_key = self.redis_key(key);
         let mut call = self.settings.scripts.release.key(redis_key.as_ref());
-        call.arg(token_arg(lease));
+        call.arg(lease.token_text());
         let reply = self.invoke(OP, &redis_key, &call).await?;
         self.fenced(OP, reply)
     }
@@ -314,7 +314,7 @@ impl RedisStore {
         const OP: &str = "EVALSHA extend";
         let redis_key = self.redis_key(key);
         let mut call = self.settings.scripts.extend.key(redis_key.as_ref());
-        call.arg(token_arg(lease)).arg(until_ms);
+        call.arg(lease.token_text()).arg(until_ms);
         let reply = self.invoke(OP, &redis_key, &call).await?;
         self.fenced(OP, reply)
     }
@@ -346,13 +346,6 @@ impl RedisStore {
         cmd.arg(redis_key.as_ref());
         self.query("DEL", &redis_key, &cmd).await.map(|_| ())
     }
-}
-
-/// The lease's token as the scripts compare it. A lease without one (read
-/// from a record another writer left) matches nothing: the empty string is
-/// never a token we write.
-fn token_arg(lease: &Lease) -> String {
-    lease.token.map(|t| t.to_string()).unwrap_or_default()
 }
 
 impl Store for RedisStore {

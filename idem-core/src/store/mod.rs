@@ -10,12 +10,14 @@ mod error;
 mod intercept;
 mod record;
 mod request;
+mod stored;
 
 pub use error::{BoxError, StoreError};
 pub(crate) use intercept::store_by_intercept;
 pub use intercept::{Intercept, Intercepted};
 pub use record::{Lease, LeaseToken, Record, Status};
 pub use request::{Claim, ClaimRequest, Completion};
+pub use stored::{StoredField, StoredFields};
 
 /// The future a [`Store`] method returns. Boxed so the trait stays
 /// dyn-compatible (`Arc<dyn Store>`).

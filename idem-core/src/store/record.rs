@@ -195,6 +195,21 @@ impl Lease {
     pub fn is_held_by(&self, token: LeaseToken) -> bool {
         self.token == Some(token)
     }
+
+    /// The token as a store compares it in a fenced write: its 32 hex
+    /// digits, or `""` for a lease without one (read from a record another
+    /// writer left), which matches no record, since `""` is never a token
+    /// idem writes.
+    ///
+    /// ```
+    /// use idem_core::store::{Lease, LeaseToken};
+    /// let token = LeaseToken::new();
+    /// assert_eq!(Lease::new(token, 1_000).token_text(), token.to_string());
+    /// assert_eq!(Lease { token: None, until_ms: 1_000 }.token_text(), "");
+    /// ```
+    pub fn token_text(&self) -> String {
+        self.token.map(|t| t.to_string()).unwrap_or_default()
+    }
 }
 
 /// One record of a store.
