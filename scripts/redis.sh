@@ -30,24 +30,13 @@
 #   IDEM_REDIS_START_TIMEOUT   seconds to wait for each server / the cluster (default: 30)
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/.." && pwd)
-cache_root=${IDEM_CACHE_DIR:-$repo_root/.cache}
-[[ $cache_root == /* ]] || cache_root=$PWD/$cache_root
+service=redis
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 server_bin=${IDEM_REDIS_SERVER:-redis-server}
 cli_bin=${IDEM_REDIS_CLI:-redis-cli}
 timeout=${IDEM_REDIS_START_TIMEOUT:-30}
 readonly CLUSTER_NODES=3
-
-log() { printf 'redis: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-usage() {
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-}
 
 cmd_install() {
     if command -v "$server_bin" >/dev/null 2>&1 && command -v "$cli_bin" >/dev/null 2>&1; then
@@ -68,22 +57,7 @@ cmd_install() {
 state_dir=${IDEM_REDIS_STATE_DIR:-$cache_root/redis}
 
 parse_state_args() {
-    while (($#)); do
-        case $1 in
-        --state-dir)
-            (($# >= 2)) || die "--state-dir needs a value"
-            state_dir=$2
-            shift 2
-            ;;
-        --state-dir=*)
-            state_dir=${1#--state-dir=}
-            shift
-            ;;
-        *) die "unknown argument: $1" ;;
-        esac
-    done
-    [[ -n $state_dir ]] || die "empty state directory"
-    [[ $state_dir == /* ]] || state_dir=$PWD/$state_dir
+    parse_state_dir "$@"
     run_dir=$state_dir/redis-run
 }
 
@@ -220,29 +194,4 @@ cmd_status() {
     return 1
 }
 
-case ${1:-} in
-install)
-    shift
-    (($# == 0)) || die "install takes no arguments"
-    cmd_install
-    ;;
-start)
-    shift
-    cmd_start "$@"
-    ;;
-stop)
-    shift
-    cmd_stop "$@"
-    ;;
-status)
-    shift
-    cmd_status "$@"
-    ;;
--h | --help | help)
-    usage
-    ;;
-*)
-    usage
-    exit 2
-    ;;
-esac
+dispatch "$@"
