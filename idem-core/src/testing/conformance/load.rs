@@ -19,12 +19,7 @@ impl Suite {
         self.complete(&key, &lease, Some(&data), now / 1000 + 100)
             .await
             .expect("a result of max_data_bytes must fit");
-        let got = self
-            .store
-            .get(&key, now + 1)
-            .await
-            .expect("get")
-            .expect("record");
+        let got = self.record(&key, now + 1).await.expect("a record");
         check!(
             self,
             got.data.as_deref().map(str::len) == Some(data.len()),
