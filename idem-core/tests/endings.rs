@@ -275,6 +275,34 @@ async fn a_waiting_duplicate_polls_with_reads_and_claims_only_a_free_key() {
         counts.get >= 3,
         "the waiter read while it waited: {counts:?}"
     );
+    // Polls back off (25, 50, 100, 200 ms ...): a ~380 ms wait is a handful
+    // of reads, not a busy loop.
+    assert!(counts.get <= 8, "the waiter's polls back off: {counts:?}");
+}
+
+#[tokio::test]
+async fn a_waiting_duplicate_takes_over_a_crashed_claim_when_its_lease_lapses() {
+    let store = Counting::new(MemoryStore::new());
+    let key = Key::builder("endings::lapse")
+        .part("id", "l-1")
+        .finish()
+        .unwrap();
+    idem_core::testing::crashed_claim(&store, &key, Duration::from_millis(60)).await;
+    let waited = Idempotent::new("endings::lapse")
+        .store(&store)
+        .key("id", "l-1")
+        .in_progress(InProgress::Wait(Some(Duration::from_secs(5))))
+        .run(|| async { Ok::<_, Error>(7u8) })
+        .await;
+    assert_eq!(
+        waited.unwrap(),
+        7,
+        "the redelivery ran once the lease lapsed"
+    );
+    let counts = store.counts();
+    // The crashed claim, the waiter's first claim, and one more once a read
+    // found the lease lapsed.
+    assert_eq!(counts.claim, 3, "{counts:?}");
 }
 
 #[tokio::test]

@@ -286,3 +286,17 @@ impl Record {
                 && self.lease.as_ref().is_none_or(|l| l.until_ms <= now_ms))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_a_per_process_half() {
+        // Two processes' counters both start at 0: only the seed half keeps
+        // their tokens apart, so it must not be a constant.
+        let seed = process_seed();
+        assert!(seed > 1, "{seed}");
+        assert_eq!(LeaseToken::new().to_string()[..16], format!("{seed:016x}"));
+    }
+}
