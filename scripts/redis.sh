@@ -8,14 +8,17 @@
 #   scripts/redis.sh status [--state-dir DIR]
 #   scripts/redis.sh stop [--state-dir DIR]
 #
-# `install` installs Debian's redis-server and redis-tools (redis-cli) with
-# apt-get when redis-server is missing (as root; CI is a fresh machine).
+# `install` installs Debian's redis-server, redis-tools (redis-cli) and
+# openssl (for the TLS node's certificates) with apt-get when one is
+# missing (as root; CI is a fresh machine).
 # Valkey works too: set IDEM_REDIS_SERVER=valkey-server and
 # IDEM_REDIS_CLI=valkey-cli.
 #
 # `start` runs, without persistence, in a private directory under the state
 # directory:
 #   - a single node, printed as  export IDEM_REDIS_URL=redis://127.0.0.1:PORT
+#   - a TLS-only node with a CA made for it by openssl, printed as
+#     export IDEM_REDIS_TLS_URL=rediss://127.0.0.1:PORT and IDEM_REDIS_TLS_CA=<ca.crt>
 #   - a cluster of 3 masters (no replicas), created with
 #     `redis-cli --cluster create`, waited for until `cluster_state:ok`,
 #     printed as  export IDEM_REDIS_CLUSTER_URLS=redis://127.0.0.1:P1,redis://…
@@ -39,18 +42,19 @@ timeout=${IDEM_REDIS_START_TIMEOUT:-30}
 readonly CLUSTER_NODES=3
 
 cmd_install() {
-    if command -v "$server_bin" >/dev/null 2>&1 && command -v "$cli_bin" >/dev/null 2>&1; then
+    if command -v "$server_bin" >/dev/null 2>&1 && command -v "$cli_bin" >/dev/null 2>&1 &&
+        command -v openssl >/dev/null 2>&1; then
         log "$("$server_bin" --version | head -n 1)"
         return 0
     fi
     [[ $server_bin == redis-server && $cli_bin == redis-cli ]] ||
         die "$server_bin or $cli_bin not found; install them first"
     command -v apt-get >/dev/null 2>&1 || die "redis-server not found and no apt-get to install it"
-    log "installing redis-server and redis-tools with apt-get ..."
+    log "installing redis-server, redis-tools and openssl with apt-get ..."
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2 || die "apt-get update failed"
-    apt-get install -y -qq --no-install-recommends redis-server redis-tools >&2 ||
-        die "apt-get install redis-server redis-tools failed"
+    apt-get install -y -qq --no-install-recommends redis-server redis-tools openssl >&2 ||
+        die "apt-get install redis-server redis-tools openssl failed"
     log "installed: $("$server_bin" --version | head -n 1)"
 }
 
@@ -75,21 +79,54 @@ while True:
         b.close()'
 }
 
-ping() { "$cli_bin" -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG; }
+# redis-cli on the node of directory $1 (over TLS when the node has a CA).
+cli() {
+    local dir=$1
+    shift
+    local -a args=(-h 127.0.0.1 -p "$(<"$dir/port")")
+    [[ ! -f $dir/ca.crt ]] || args+=(--tls --cacert "$dir/ca.crt")
+    "$cli_bin" "${args[@]}" "$@"
+}
 
-# Starts one server in $run_dir/$1 on port $2 with extra options; waits for PONG.
+ping() { cli "$1" ping 2>/dev/null | grep -q PONG; }
+
+# A CA and a certificate for 127.0.0.1 signed by it, in directory $1, for
+# the TLS node (valid for a week: state directories are short-lived).
+make_certs() {
+    local dir=$1
+    command -v openssl >/dev/null 2>&1 || die "openssl not found; run: $0 install"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=idem test CA" \
+            -keyout ca.key -out ca.crt
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+        openssl x509 -req -days 7 -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -extfile server.ext -out server.crt
+    ) >/dev/null 2>&1 || die "openssl could not make the TLS node's certificates"
+}
+
+# Starts one server in $run_dir/$1 on port $2 with extra options; waits for
+# PONG. `--tls` as $3 makes it a TLS-only node on that port.
 start_node() {
     local name=$1 port=$2 dir i
     shift 2
     dir=$run_dir/$name
     mkdir -p "$dir"
-    "$server_bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
+    local -a listen=(--port "$port")
+    if [[ ${1:-} == --tls ]]; then
+        shift
+        make_certs "$dir"
+        listen=(--port 0 --tls-port "$port" --tls-cert-file "$dir/server.crt"
+            --tls-key-file "$dir/server.key" --tls-ca-cert-file "$dir/ca.crt" --tls-auth-clients no)
+    fi
+    "$server_bin" "${listen[@]}" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
         --save '' --appendonly no --protected-mode yes "$@" >&2 ||
         return 1
     printf '%s\n' "$port" >"$dir/port"
     for ((i = 0; i < timeout * 10; i++)); do
-        ping "$port" && return 0
+        ping "$dir" && return 0
         sleep 0.1
     done
     log "$name did not answer on port $port within $timeout s; its log:"
@@ -100,6 +137,8 @@ start_node() {
 print_exports() {
     local urls=() d
     printf 'export IDEM_REDIS_URL=redis://127.0.0.1:%s\n' "$(<"$run_dir/single/port")"
+    printf 'export IDEM_REDIS_TLS_URL=rediss://127.0.0.1:%s\n' "$(<"$run_dir/tls/port")"
+    printf 'export IDEM_REDIS_TLS_CA=%s\n' "$run_dir/tls/ca.crt"
     for d in "$run_dir"/cluster-*; do urls+=("redis://127.0.0.1:$(<"$d/port")"); done
     (IFS=,; printf 'export IDEM_REDIS_CLUSTER_URLS=%s\n' "${urls[*]}")
 }
@@ -107,8 +146,8 @@ print_exports() {
 all_up() {
     local d
     [[ -d $run_dir/single ]] || return 1
-    for d in "$run_dir"/single "$run_dir"/cluster-*; do
-        [[ -s $d/port ]] && ping "$(<"$d/port")" || return 1
+    for d in "$run_dir"/single "$run_dir"/tls "$run_dir"/cluster-*; do
+        [[ -s $d/port ]] && ping "$d" || return 1
     done
 }
 
@@ -127,6 +166,7 @@ cmd_start() {
     trap 'log "start failed or interrupted; stopping what started"; cmd_stop_servers; exit 1' ERR INT TERM HUP
     local started=$SECONDS port i n hosts=()
     start_node single "$(free_port)"
+    start_node tls "$(free_port)" --tls
     for ((n = 1; n <= CLUSTER_NODES; n++)); do
         port=$(free_port)
         start_node "cluster-$n" "$port" --cluster-enabled yes \
@@ -148,7 +188,7 @@ cmd_start() {
         false
     }
     trap - ERR INT TERM HUP
-    log "started a single node and a $CLUSTER_NODES-master cluster in $((SECONDS - started)) s ($run_dir)"
+    log "started a single node, a TLS node and a $CLUSTER_NODES-master cluster in $((SECONDS - started)) s ($run_dir)"
     print_exports
 }
 
@@ -159,7 +199,7 @@ cmd_stop_servers() {
         [[ -d $d ]] || continue
         port=$(cat "$d/port" 2>/dev/null || true)
         pid=$(cat "$d/redis.pid" 2>/dev/null || true)
-        [[ -z $port ]] || "$cli_bin" -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+        [[ -z $port ]] || cli "$d" shutdown nosave >/dev/null 2>&1 || true
         if [[ $pid =~ ^[0-9]+$ ]]; then
             for ((i = 0; i < 50; i++)); do
                 kill -0 "$pid" 2>/dev/null || break

@@ -69,16 +69,19 @@ export AWS_EC2_METADATA_DISABLED=true
 
 printf 'IDEM_DYNAMODB_ENDPOINT=%s\n' "$IDEM_DYNAMODB_ENDPOINT" >&2
 
-# --- Redis (single node and cluster) -------------------------------------------
+# --- Redis (single node, TLS node and cluster) ----------------------------------
 
 heading "Redis: install and start"
 "$repo_root/scripts/redis.sh" install
-unset IDEM_REDIS_URL IDEM_REDIS_CLUSTER_URLS
+unset IDEM_REDIS_URL IDEM_REDIS_TLS_URL IDEM_REDIS_TLS_CA IDEM_REDIS_CLUSTER_URLS
 eval "$("$repo_root/scripts/redis.sh" start --state-dir "$redis_state_dir")"
 : "${IDEM_REDIS_URL:?redis.sh start did not set IDEM_REDIS_URL}"
 : "${IDEM_REDIS_CLUSTER_URLS:?redis.sh start did not set IDEM_REDIS_CLUSTER_URLS}"
-export IDEM_REDIS_URL IDEM_REDIS_CLUSTER_URLS
-printf 'IDEM_REDIS_URL=%s\nIDEM_REDIS_CLUSTER_URLS=%s\n' "$IDEM_REDIS_URL" "$IDEM_REDIS_CLUSTER_URLS" >&2
+: "${IDEM_REDIS_TLS_URL:?redis.sh start did not set IDEM_REDIS_TLS_URL}"
+: "${IDEM_REDIS_TLS_CA:?redis.sh start did not set IDEM_REDIS_TLS_CA}"
+export IDEM_REDIS_URL IDEM_REDIS_TLS_URL IDEM_REDIS_TLS_CA IDEM_REDIS_CLUSTER_URLS
+printf 'IDEM_REDIS_URL=%s\nIDEM_REDIS_TLS_URL=%s\nIDEM_REDIS_CLUSTER_URLS=%s\n' \
+    "$IDEM_REDIS_URL" "$IDEM_REDIS_TLS_URL" "$IDEM_REDIS_CLUSTER_URLS" >&2
 
 # --- cargo -------------------------------------------------------------------------
 

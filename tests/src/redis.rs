@@ -7,6 +7,10 @@ use idem_redis::RedisStore;
 pub const URL_VAR: &str = "IDEM_REDIS_URL";
 /// The cluster's seed URLs, comma-separated.
 pub const CLUSTER_VAR: &str = "IDEM_REDIS_CLUSTER_URLS";
+/// The TLS-only node (`rediss://`).
+pub const TLS_VAR: &str = "IDEM_REDIS_TLS_URL";
+/// The PEM file of the CA that signed the TLS node's certificate.
+pub const TLS_CA_VAR: &str = "IDEM_REDIS_TLS_CA";
 
 /// Which server a Redis test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +19,9 @@ pub enum Server {
     Single,
     /// The 3-master cluster (`IDEM_REDIS_CLUSTER_URLS`).
     Cluster,
+    /// One TLS-only node (`IDEM_REDIS_TLS_URL`), trusted through the CA of
+    /// `IDEM_REDIS_TLS_CA` alone.
+    Tls,
 }
 
 impl Server {
@@ -22,6 +29,7 @@ impl Server {
         match self {
             Server::Single => URL_VAR,
             Server::Cluster => CLUSTER_VAR,
+            Server::Tls => TLS_VAR,
         }
     }
 }
@@ -48,6 +56,16 @@ pub async fn store(test: &str, server: Server, prefix: &str) -> Option<RedisStor
     let builder = match server {
         Server::Single => RedisStore::builder(urls[0].clone()),
         Server::Cluster => RedisStore::cluster_builder(urls.clone()),
+        Server::Tls => {
+            let ca = match std::env::var(TLS_CA_VAR).map(std::fs::read) {
+                Ok(Ok(pem)) => pem,
+                _ => {
+                    unreachable_server(test, &format!("{TLS_CA_VAR} names no readable file"));
+                    return None;
+                }
+            };
+            RedisStore::builder(urls[0].clone()).tls_root_certificate(ca)
+        }
     };
     match builder.key_prefix(prefix).connect().await {
         Ok(store) => Some(store),
