@@ -229,7 +229,7 @@ fn validate(raw: Vec<(Ident, Expr)>, sig: &Signature, errors: &mut Errors) -> Ar
             "missing `key`: say what identifies a request, e.g. #[idempotent(key = \"order.order_id\")]",
         );
     }
-    check_lease(&args, ttl_span, lease_span, errors);
+    check_lease((args.ttl_ms, ttl_span), (args.lease_ms, lease_span), errors);
     args
 }
 

@@ -2,7 +2,6 @@
 
 use proc_macro2::Span;
 
-use crate::attr::Args;
 use crate::errors::Errors;
 
 /// Must match `idem_core::DEFAULT_TTL` (the pass tests check that it does).
@@ -92,17 +91,18 @@ fn human(ms: u64) -> String {
 }
 
 /// A claim must lapse before the result it protects expires.
+/// `ttl_ms` and `lease_ms` are the parsed values (`None`: not given, or not
+/// parsed), the spans those of the arguments given.
 pub(crate) fn check_lease(
-    args: &Args,
-    ttl_span: Option<Span>,
-    lease_span: Option<Span>,
+    (ttl_ms, ttl_span): (Option<u64>, Option<Span>),
+    (lease_ms, lease_span): (Option<u64>, Option<Span>),
     errors: &mut Errors,
 ) {
-    let ttl = args.ttl_ms.unwrap_or(DEFAULT_TTL_MS);
-    let lease = args.lease_ms.unwrap_or(DEFAULT_LEASE_MS);
+    let ttl = ttl_ms.unwrap_or(DEFAULT_TTL_MS);
+    let lease = lease_ms.unwrap_or(DEFAULT_LEASE_MS);
     // Only values that parsed are compared; a bad one was reported already.
     let parsed = |given: Option<u64>, span: Option<Span>| given.is_some() || span.is_none();
-    if lease < ttl || !parsed(args.ttl_ms, ttl_span) || !parsed(args.lease_ms, lease_span) {
+    if lease < ttl || !parsed(ttl_ms, ttl_span) || !parsed(lease_ms, lease_span) {
         return;
     }
     let (lease_h, ttl_h) = (human(lease), human(ttl));

@@ -128,6 +128,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
+mod connect;
 mod error;
 mod record;
 mod scripts;

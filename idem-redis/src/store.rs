@@ -7,7 +7,8 @@ use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Record, StoreFutu
 use idem_core::{Store, StoreError};
 use redis::{RedisError, ScriptInvocation, Value};
 
-use crate::config::{Conn, RedisStoreBuilder, Settings};
+use crate::config::{RedisStoreBuilder, Settings};
+use crate::connect::Conn;
 use crate::error::{backend, corrupt, is_transient, is_wrong_type, unexpected, ConnectError};
 use crate::record::{self, Origin, FIELDS};
 
