@@ -95,6 +95,8 @@ fn system_ms(t: SystemTime) -> u64 {
 /// assert_eq!(1_700_000_000_000u64.into_deadline_ms(), Some(1_700_000_000_000));
 /// assert_eq!((UNIX_EPOCH + Duration::from_secs(2)).into_deadline_ms(), Some(2_000));
 /// assert_eq!(None::<u64>.into_deadline_ms(), None);
+/// let borrowed = 1_700_000_000_000u64;
+/// assert_eq!((&borrowed).into_deadline_ms(), Some(borrowed));
 /// ```
 pub trait IntoDeadline {
     /// The deadline in unix milliseconds, if there is one.

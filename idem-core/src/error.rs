@@ -185,6 +185,13 @@ impl Error {
     ///     source: StoreError::Corrupt { reason: "unknown status `DONE`".into() },
     /// };
     /// assert!(!corrupt.is_retryable()); // a retry would read the same record
+    ///
+    /// let unreachable = Error::Store {
+    ///     namespace: "billing::charge".into(),
+    ///     key: "billing::charge#1a2b3c4d".into(),
+    ///     source: StoreError::backend("GetItem", "connection reset"),
+    /// };
+    /// assert!(unreachable.is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
