@@ -185,16 +185,6 @@ impl<S> Guarded<S> {
             Ok(bytes) => bytes,
             Err(kind) => return Ok(problem::response(kind, None, None)),
         };
-        let mut call = Idempotent::new(config.namespace.clone())
-            .store(&*store)
-            .ttl(config.ttl)
-            .lease(config.lease)
-            .in_progress(config.in_progress)
-            .key("caller", &caller)
-            .key("idempotency_key", key.as_str());
-        if let Some(fingerprint) = &config.fingerprint {
-            call = call.validate(&fingerprint.of(&parts, &bytes));
-        }
         // The first caller gets the handler's own response (all its headers);
         // the body returns what is saved.
         let mut first: Option<Response<ResponseBody<ResBody>>> = None;
@@ -202,8 +192,22 @@ impl<S> Guarded<S> {
         let max_response_bytes = config.max_response_bytes;
         let save = Arc::clone(&config.save);
         let marker = config.replay_header.clone();
-        let result = call
-            .run_with_outcome(move || async move {
+        // The call is built in a block and the block's value awaited: as one
+        // chain ending in `.await`, beside the builder in a local, this
+        // future measured 5,152 bytes instead of 2,992 (the engine's 2,160
+        // byte call future twice), allocated and moved on every request.
+        let result = {
+            let mut call = Idempotent::new(config.namespace.clone())
+                .store(&*store)
+                .ttl(config.ttl)
+                .lease(config.lease)
+                .in_progress(config.in_progress)
+                .key("caller", &caller)
+                .key("idempotency_key", key.as_str());
+            if let Some(fingerprint) = &config.fingerprint {
+                call = call.validate(&fingerprint.of(&parts, &bytes));
+            }
+            call.run_with_outcome(move || async move {
                 let request = Request::from_parts(parts, ReqBody::from(Vec::from(bytes)));
                 let response = inner.call(request).await.map_err(Failure::Inner)?;
                 let (head, body) = response.into_parts();
@@ -232,7 +236,8 @@ impl<S> Guarded<S> {
                     }
                 }
             })
-            .await;
+        }
+        .await;
         Ok(match result {
             Ok((saved, outcome)) => match (outcome, first) {
                 (Outcome::Replayed, _) | (_, None) => replay(saved, config.replay_header.as_ref()),
