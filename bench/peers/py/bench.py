@@ -188,14 +188,14 @@ def capacity(proxy, table, prefix, template, keys):
     cached = decorated(lambda order: receipt(order), use_local_cache=True)
     failing = decorated(declined, use_local_cache=False)
     for i in range(keys):
-        order = order_for("cap", i)
+        order = order_for("plain", i)
         mark("first")
         first = charge(order=order)
         mark("duplicate")
         if charge(order=order) != first:
             raise RuntimeError("the duplicate returned another receipt")
     for i in range(keys):
-        order = order_for("cached", i)
+        order = order_for("cache", i)
         mark("cached_first")
         first = cached(order=order)
         mark("cached_duplicate")

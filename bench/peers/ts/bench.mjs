@@ -91,14 +91,14 @@ const capacity = async () => {
   }, false);
   const orderFor = (step, i) => ({ ...template, order_id: `${prefix}-${step}-${i}` });
   for (let i = 0; i < keys; i++) {
-    const order = orderFor('cap', i);
+    const order = orderFor('plain', i);
     await mark('first');
     const first = await charge(order);
     await mark('duplicate');
     if (!sameReceipt(first, await charge(order))) throw new Error('the duplicate returned another receipt');
   }
   for (let i = 0; i < keys; i++) {
-    const order = orderFor('cached', i);
+    const order = orderFor('cache', i);
     await mark('cached_first');
     const first = await cached(order);
     await mark('cached_duplicate');

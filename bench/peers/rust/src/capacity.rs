@@ -68,6 +68,8 @@ pub(crate) async fn run() -> anyhow::Result<serde_json::Value> {
     let wait_keys = env_num("BENCH_WAIT_KEYS", 2)?;
     let wait = Duration::from_millis(env_num("BENCH_WAIT_MS", 2000)? as u64);
     let template: Order = serde_json::from_str(&std::fs::read_to_string(&payload)?)?;
+    // Labels of one length, so every completed item has an order id of the
+    // same size whichever step wrote it.
     let order = |step: &str, i: usize| {
         let mut order = template.clone();
         order.order_id = format!("{prefix}-{step}-{i}");
@@ -81,7 +83,7 @@ pub(crate) async fn run() -> anyhow::Result<serde_json::Value> {
     let peer = Peer::new(&peer_name, client.clone(), &table)?;
 
     for i in 0..keys {
-        let order = order("cap", i);
+        let order = order("plain", i);
         steps.mark("first")?;
         let first = peer
             .call(&order, Duration::ZERO)
@@ -106,7 +108,7 @@ pub(crate) async fn run() -> anyhow::Result<serde_json::Value> {
         let cached = Cached::new(store.clone(), 1_000);
         let effects = AtomicU64::new(0);
         for i in 0..keys {
-            let order = order("cached", i);
+            let order = order("cache", i);
             steps.mark("cached_first")?;
             let first = charge(&cached, &order, &effects).await?;
             steps.mark("cached_duplicate")?;
