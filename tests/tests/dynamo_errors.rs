@@ -5,12 +5,19 @@
 mod dynamo_support;
 
 use std::error::Error as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use dynamo_support::{client, unique_table, Requests};
 use idem_core::{Error, Idempotent, Store, StoreError};
 use idem_dynamo::DynamoStore;
@@ -147,30 +154,35 @@ async fn create_table_if_missing_checks_an_existing_table() {
 /// WCU/s would: the request reaches DynamoDB Local under an operation name
 /// it does not know (so, as when throttled, nothing is written), and its
 /// answer is replaced by DynamoDB's throttling error.
-#[derive(Debug, Clone)]
-struct ThrottlePuts(std::sync::Arc<AtomicUsize>);
+///
+/// The calls through it run one at a time, so the attempt in flight is the
+/// one marked `pending`.
+#[derive(Debug, Clone, Default)]
+struct ThrottlePuts {
+    remaining: Arc<AtomicUsize>,
+    pending: Arc<AtomicBool>,
+}
 
 const THROTTLED_TARGET: &str = "DynamoDB_20120810.IdemTestThrottled";
 
-impl aws_sdk_dynamodb::config::Intercept for ThrottlePuts {
+impl Intercept for ThrottlePuts {
     fn name(&self) -> &'static str {
         "throttle PutItem"
     }
 
     fn modify_before_transmit(
         &self,
-        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut<
-            '_,
-        >,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>();
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg.load::<Metadata>();
         let throttle = op.map(|m| m.name()) == Some("PutItem")
             && self
-                .0
+                .remaining
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
+        self.pending.store(throttle, Ordering::SeqCst);
         if throttle {
             context
                 .request_mut()
@@ -182,18 +194,11 @@ impl aws_sdk_dynamodb::config::Intercept for ThrottlePuts {
 
     fn modify_before_deserialization(
         &self,
-        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        // The request is gone by now; DynamoDB Local's answer to the
-        // unknown operation marks the throttled attempts.
-        let unknown = context
-            .response()
-            .body()
-            .bytes()
-            .is_some_and(|b| String::from_utf8_lossy(b).contains("UnknownOperationException"));
-        if !unknown {
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !self.pending.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
         let response = context.response_mut();
@@ -212,9 +217,10 @@ async fn throttling_is_retried_by_the_sdk_then_a_retryable_typed_error() {
         return;
     };
     db.store().await;
-    let throttled = std::sync::Arc::new(AtomicUsize::new(usize::MAX));
+    let throttle = ThrottlePuts::default();
+    throttle.remaining.store(usize::MAX, Ordering::SeqCst);
     let config = client(&db.endpoint, &db.requests)
-        .interceptor(ThrottlePuts(throttled.clone()))
+        .interceptor(throttle.clone())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(3)
@@ -258,7 +264,7 @@ async fn throttling_is_retried_by_the_sdk_then_a_retryable_typed_error() {
     ));
 
     // Throttled once: the SDK's retry absorbs it and the call goes through.
-    throttled.store(1, Ordering::SeqCst);
+    throttle.remaining.store(1, Ordering::SeqCst);
     assert_eq!(call(&store, &runs).await.expect("throttled once"), 1);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(db.requests.take(), ["PutItem", "PutItem", "UpdateItem"]);
