@@ -1,7 +1,8 @@
 """Turns the harnesses' JSON lines into the peer-comparison Markdown table.
 
-Usage: python3 report.py RESULTS.jsonl  (settings from the environment that
-run.sh exports). Standard library only, so it runs on the system Python.
+Usage: python3 report.py RESULTS.jsonl [CAPACITY_DIR]  (settings from the
+environment that run.sh exports; CAPACITY_DIR from its capacity phase, see
+report_capacity.py). Standard library only, so it runs on the system Python.
 """
 
 import json
@@ -13,6 +14,8 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+import report_capacity
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -197,6 +200,9 @@ def main():
         out.append(
             f"| idem side effects exactly {want} | {idem['side_effects']} | {verdict(idem['side_effects'] == want)} |"
         )
+
+    if len(sys.argv) > 2:
+        out += report_capacity.render(sys.argv[2], PEERS, names)
 
     load = env.get("PEER_LOAD_START", "?")
     try:

@@ -20,6 +20,8 @@
 #   PEER_BODY_MS       how long the body runs in that check [20]
 #   PEER_WARMUP_KEYS   unmeasured keys per slice [20]
 #   PEER_PEERS         which peers [raw idem powertools-python powertools-typescript]
+#   PEER_CAPACITY_KEYS keys per step of the capacity phase [10]; 0 skips it
+#   PEER_WAIT_MS       how long a key is held in idem's wait step [2000]
 #   PEER_MODE          `batch`: SQS batches instead (bench/peers/rust/src/batch.rs,
 #                      py/batch.py), results in results-batch.md; then
 #                      PEER_PEERS [raw-concurrent idem-batch idem-sequential powertools-python-batch],
@@ -48,7 +50,7 @@ die() {
     exit 1
 }
 
-for tool in cargo python3 node npm java; do
+for tool in cargo python3 node npm java curl; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
 # Each slice runs an equal share of the keys; each key is a first call and
@@ -101,6 +103,7 @@ rust_bin=$repo/target/release/idem-peer-bench
 # test suite (or another run) started from the default one.
 state=$(mktemp -d "$cache/run.XXXXXX")
 cleanup() {
+    [[ -z ${PROXY_PID:-} ]] || kill "$PROXY_PID" 2>/dev/null || true
     "$repo/scripts/dynamodb-local.sh" stop --state-dir "$state" || true
     rm -rf "$state"
 }
@@ -146,6 +149,15 @@ BENCH_PEER=raw BENCH_TABLE=peer_warmup BENCH_PREFIX=server-warmup BENCH_SIDE_KEY
 
 results=$state/results.jsonl
 
+run_capacity() {
+    case $1 in
+    raw | idem) "$rust_bin" capacity ;;
+    powertools-python) "$venv/bin/python" "$here/py/bench.py" ;;
+    powertools-typescript) node --no-warnings "$ts/bench.mjs" ;;
+    *) die "unknown peer $1" ;;
+    esac
+}
+
 if [[ $mode == batch ]]; then
     export BENCH_BATCHES=${PEER_BATCHES:-25} BENCH_BATCH_SIZE=${PEER_BATCH_SIZE:-10}
     export PEER_LOAD_START
@@ -184,9 +196,38 @@ for ((round = 1; round <= rounds; round++)); do
 done
 log "measured in $((SECONDS - started)) s"
 
+# --- capacity: every peer's requests through one counting proxy ---------------
+
+capacity_keys=${PEER_CAPACITY_KEYS:-10}
+capacity=$state/capacity
+mkdir -p "$capacity"
+if ((capacity_keys > 0)); then
+    log "capacity phase: $capacity_keys keys per step, through capacity_proxy.py ..."
+    coproc PROXY { exec python3 "$here/capacity_proxy.py" "$IDEM_DYNAMODB_ENDPOINT"; }
+    read -r proxy_port <&"${PROXY[0]}" || die "the capacity proxy did not start"
+    proxy=http://127.0.0.1:$proxy_port
+    cap_tables=()
+    for peer in "${peers[@]}"; do cap_tables+=("cap_$(table_of "$peer")"); done
+    "$rust_bin" setup "${cap_tables[@]}"
+    # The same order ids in every peer's table: item sizes differ only by
+    # what each library stores.
+    for peer in "${peers[@]}"; do
+        log "capacity: $peer"
+        BENCH_MODE=capacity BENCH_ENDPOINT=$proxy BENCH_TABLE=cap_$(table_of "$peer") \
+            BENCH_PREFIX=cap BENCH_PEER=$peer BENCH_CAPACITY_KEYS=$capacity_keys \
+            BENCH_WAIT_MS=${PEER_WAIT_MS:-2000} \
+            run_capacity "$peer" >>"$capacity/runs.jsonl" || die "$peer failed in the capacity phase"
+    done
+    curl -sf "$proxy/__report" >"$capacity/steps.json"
+    for peer in "${peers[@]}"; do
+        curl -sf "$proxy/__sizes?table=cap_$(table_of "$peer")" >"$capacity/sizes-$peer.json"
+    done
+    kill "$PROXY_PID"
+fi
+
 export PEER_ROUNDS=$rounds PEER_CONC_OPS=$conc_ops
 export PEER_DATE PEER_PYTHON_VERSION PEER_DDB_LOCAL_VERSION
 PEER_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 PEER_PYTHON_VERSION=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
 PEER_DDB_LOCAL_VERSION=$(sed -n 's/^readonly NPM_VERSION=//p' "$repo/scripts/dynamodb-local.sh")
-python3 "$here/report.py" "$results" | tee "$here/results.md"
+python3 "$here/report.py" "$results" "$capacity" | tee "$here/results.md"

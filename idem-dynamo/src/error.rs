@@ -60,16 +60,48 @@ pub enum ConfigError {
 #[derive(Debug)]
 pub struct SdkFailure {
     context: String,
+    code: Option<String>,
     error: BoxError,
 }
+
+/// The codes DynamoDB answers when a request exceeds the table's, a
+/// partition's or the account's throughput (the SDK's standard retry
+/// already retried them).
+const THROTTLING: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
 
 impl SdkFailure {
     /// Wraps an error, rendering its whole chain now.
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         SdkFailure {
             context: DisplayErrorContext(&error).to_string(),
+            code: None,
             error: Box::new(error),
         }
+    }
+
+    /// The service's error code (`ProvisionedThroughputExceededException`,
+    /// `ResourceNotFoundException`, …); `None` for a failure that got no
+    /// answer (connection, timeout).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// Whether DynamoDB throttled the request, after the SDK's own retries
+    /// (standard mode: 3 attempts with exponential backoff): the call may
+    /// succeed later, so back off and retry it (or let the event source
+    /// redeliver).
+    ///
+    /// ```
+    /// # use idem_dynamo::SdkFailure;
+    /// let failure = SdkFailure::new(std::io::Error::other("connection reset"));
+    /// assert!(!failure.is_throttling());
+    /// ```
+    pub fn is_throttling(&self) -> bool {
+        self.code().is_some_and(|c| THROTTLING.contains(&c))
     }
 
     /// The SDK error (an `SdkError<OperationError, HttpResponse>`), to
@@ -90,13 +122,16 @@ impl std::error::Error for SdkFailure {}
 /// A failed request as a [`StoreError`] naming the operation and table.
 pub(crate) fn backend<E, R>(operation: &str, table: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::backend(
-        format!("{operation} on table `{table}`"),
-        SdkFailure::new(err),
-    )
+    let code = err
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .map(str::to_owned);
+    let mut failure = SdkFailure::new(err);
+    failure.code = code;
+    StoreError::backend(format!("{operation} on table `{table}`"), failure)
 }
 
 /// A failure that is not an SDK error (a schema mismatch, a timeout of ours).

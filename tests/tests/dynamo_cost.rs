@@ -1,6 +1,7 @@
-//! What idem costs on DynamoDB: a waiting duplicate polls with reads, not
-//! conditional writes; a storm of duplicates of one hot key runs the effect
-//! once with a bounded number of requests per caller.
+//! What idem costs on DynamoDB: capacity units per kind of call, as DynamoDB
+//! Local reports them; a waiting duplicate polls with reads, not conditional
+//! writes; a storm of duplicates of one hot key runs the effect once with a
+//! bounded number of requests per caller.
 #![allow(clippy::unwrap_used)]
 
 mod dynamo_support;
@@ -9,7 +10,109 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use idem_core::{Error, Idempotent, InProgress};
+use aws_sdk_dynamodb::Client;
+use dynamo_support::capacity::{Capacity, Units};
+use idem_core::{Cached, Error, Idempotent, InProgress, Store};
+
+fn units(wcu_reported: f64, wcu_counted: f64, rcu: f64) -> Units {
+    Units {
+        wcu_reported,
+        wcu_counted,
+        rcu,
+    }
+}
+
+async fn charge(store: &impl Store, key: &str, fails: bool) -> anyhow::Result<u8> {
+    Idempotent::new("cost::units")
+        .store(store)
+        .key("id", key)
+        .run(|| async move {
+            anyhow::ensure!(!fails, "declined");
+            Ok(1)
+        })
+        .await
+}
+
+#[tokio::test]
+async fn each_kind_of_call_costs_what_the_readme_says_in_capacity_units() {
+    let Some(db) = dynamo_support::local("capacity") else {
+        return;
+    };
+    // Creates the table; its own requests are not counted.
+    let holder = db.store().await;
+    let capacity = Capacity::default();
+    let config = dynamo_support::client(&db.endpoint, &db.requests).interceptor(capacity.clone());
+    let store = db
+        .builder()
+        .build(Client::from_conf(config.build()))
+        .unwrap();
+
+    charge(&store, "first", false).await.unwrap();
+    assert_eq!(
+        capacity.take(),
+        units(2.0, 0.0, 0.0),
+        "first call: PutItem + UpdateItem"
+    );
+    charge(&store, "first", false).await.unwrap();
+    assert_eq!(
+        capacity.take(),
+        units(0.0, 1.0, 0.0),
+        "duplicate: one failed PutItem"
+    );
+    charge(&store, "failed", true).await.unwrap_err();
+    assert_eq!(
+        capacity.take(),
+        units(2.0, 0.0, 0.0),
+        "failed body: PutItem + DeleteItem"
+    );
+
+    let cached = Cached::new(store.clone(), 100);
+    charge(&cached, "cached", false).await.unwrap();
+    assert_eq!(capacity.take().wcu(), 2.0);
+    charge(&cached, "cached", false).await.unwrap();
+    assert_eq!(
+        capacity.take(),
+        Units::default(),
+        "cached duplicate: no request"
+    );
+
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let held = Idempotent::new("cost::units")
+        .store(&holder)
+        .key("id", "held")
+        .run(|| async {
+            started_tx.send(()).unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, Error>(1u8)
+        });
+    let waited = async {
+        started_rx.await.unwrap();
+        db.requests.take();
+        capacity.take();
+        Idempotent::new("cost::units")
+            .store(&store)
+            .key("id", "held")
+            .in_progress(InProgress::Wait(Some(Duration::from_secs(10))))
+            .run(|| async { Ok::<_, Error>(2u8) })
+            .await
+    };
+    let (held, waited) = tokio::join!(held, waited);
+    assert_eq!((held.unwrap(), waited.unwrap()), (1, 1));
+    let gets = db
+        .requests
+        .take()
+        .iter()
+        .filter(|op| *op == "GetItem")
+        .count();
+    let wait = capacity.take();
+    println!("FIGURES cost units: waiting 0.3 s: {wait:?} over {gets} GetItem");
+    assert!(gets >= 2, "the waiter polled");
+    assert_eq!(
+        wait,
+        units(0.0, 1.0, gets as f64),
+        "waiting: the one claim that found the key held, then 1 RCU per poll"
+    );
+}
 
 #[tokio::test]
 async fn a_waiting_duplicate_polls_with_reads_until_the_result_is_saved() {

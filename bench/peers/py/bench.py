@@ -4,7 +4,9 @@ Runs one slice of the workload described in bench/peers/rust/src/workload.rs
 (same BENCH_* settings, same JSON line on stdout) with `@idempotent_function`
 on a DynamoDBPersistenceLayer pointed at DynamoDB Local, or, with
 BENCH_STORE=redis, on a RedisCachePersistenceLayer on the Redis URL in
-BENCH_ENDPOINT (run-redis.sh).
+BENCH_ENDPOINT (run-redis.sh). With BENCH_MODE=capacity it runs the
+capacity steps of bench/peers/rust/src/capacity.rs instead, through
+capacity_proxy.py (BENCH_ENDPOINT is the proxy).
 """
 
 import json
@@ -83,6 +85,8 @@ def main():
     body_s = env_num("BENCH_BODY_MS", 20) / 1000.0
 
     calls = Counter()
+    if env("BENCH_MODE", "timed") == "capacity":
+        return capacity(endpoint, table, prefix, template, env_num("BENCH_CAPACITY_KEYS", 10))
     if env("BENCH_STORE", "dynamodb") == "redis":
         persistence = redis_persistence(endpoint, table, calls)
     else:
@@ -133,6 +137,79 @@ def dynamodb_persistence(endpoint, table, calls, concurrency, deliveries):
     # One event per API operation (before-send would count attempts).
     client.meta.events.register("before-call.dynamodb", calls.inc)
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+
+
+def capacity(proxy, table, prefix, template, keys):
+    """The capacity steps: before each call, tell the proxy which step
+    follows, so it charges that call's requests to it. Powertools has no
+    waiting policy, so no wait step."""
+    import urllib.request
+
+    peer = env("BENCH_PEER", "powertools-python")
+
+    def mark(step):
+        with urllib.request.urlopen(f"{proxy}/__step?peer={peer}&step={step}", timeout=10) as r:
+            r.read()
+
+    def layer():
+        # A layer per decorated function: Powertools configures a layer once,
+        # with the config of the first function that uses it.
+        return dynamodb_persistence(proxy, table, Counter(), 1, 1)
+
+    def decorated(body, use_local_cache):
+        config = IdempotencyConfig(
+            event_key_jmespath="order_id",
+            expires_after_seconds=3600,
+            use_local_cache=use_local_cache,
+        )
+        config.register_lambda_context(FakeLambdaContext())
+        # The id Powertools stores starts with module and qualified name:
+        # a handler's, not this harness's nested function's.
+        body.__qualname__ = "charge"
+        return idempotent_function(
+            data_keyword_argument="order", persistence_store=layer(), config=config
+        )(body)
+
+    def receipt(order):
+        return {
+            "order_id": order["order_id"],
+            "receipt_id": "rcpt-" + order["order_id"],
+            "amount_cents": order["amount_cents"],
+            "status": "charged",
+        }
+
+    def declined(order):
+        raise RuntimeError("declined")
+
+    def order_for(step, i):
+        return {**template, "order_id": f"{prefix}-{step}-{i}"}
+
+    charge = decorated(lambda order: receipt(order), use_local_cache=False)
+    cached = decorated(lambda order: receipt(order), use_local_cache=True)
+    failing = decorated(declined, use_local_cache=False)
+    for i in range(keys):
+        order = order_for("plain", i)
+        mark("first")
+        first = charge(order=order)
+        mark("duplicate")
+        if charge(order=order) != first:
+            raise RuntimeError("the duplicate returned another receipt")
+    for i in range(keys):
+        order = order_for("cache", i)
+        mark("cached_first")
+        first = cached(order=order)
+        mark("cached_duplicate")
+        if cached(order=order) != first:
+            raise RuntimeError("the cached duplicate returned another receipt")
+    for i in range(keys):
+        mark("failed")
+        try:
+            failing(order=order_for("failed", i))
+            raise AssertionError("a failing body returned a receipt")
+        except RuntimeError:
+            pass
+    mark("idle")
+    print(json.dumps({"peer": peer, "capacity_keys": keys, "wait_keys": 0, "wait_secs": 0}))
 
 
 def run(persistence, calls, template, prefix, warmup_keys, seq_keys, conc_keys, concurrency,

@@ -4,7 +4,9 @@
 // (same BENCH_* settings, same JSON line on stdout) with `makeIdempotent` on a
 // DynamoDBPersistenceLayer whose DynamoDBClient points at DynamoDB Local.
 // Plain ES modules: TypeScript compiles to this, and skipping tsc keeps the
-// install to `npm ci`.
+// install to `npm ci`. With BENCH_MODE=capacity it runs the capacity steps of
+// bench/peers/rust/src/capacity.rs instead, through capacity_proxy.py
+// (BENCH_ENDPOINT is the proxy).
 
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,6 +59,60 @@ client.middlewareStack.add(
   { step: 'initialize', name: 'idemBenchCallCounter' },
 );
 
+// The capacity steps: before each call, tell the proxy which step follows,
+// so it charges that call's requests to it. Powertools has no waiting policy,
+// so no wait step.
+const capacity = async () => {
+  const peer = env('BENCH_PEER', 'powertools-typescript');
+  const keys = envNum('BENCH_CAPACITY_KEYS', 10);
+  const mark = async (step) => {
+    const reply = await fetch(`${endpoint}/__step?peer=${peer}&step=${step}`);
+    if (!reply.ok) throw new Error(`the proxy refused step ${step}`);
+    await reply.arrayBuffer();
+  };
+  // A layer per function: Powertools configures a layer once.
+  const decorated = (body, useLocalCache) => {
+    const config = new IdempotencyConfig({ eventKeyJmesPath: 'order_id', expiresAfterSeconds: 3600, useLocalCache });
+    config.registerLambdaContext({ getRemainingTimeInMillis: () => 300_000 });
+    const store = new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: client });
+    return makeIdempotent(body, { persistenceStore: store, config });
+  };
+  const receipt = async (order) => ({
+    order_id: order.order_id,
+    receipt_id: `rcpt-${order.order_id}`,
+    amount_cents: order.amount_cents,
+    status: 'charged',
+  });
+  const declined = new Error('declined');
+  const charge = decorated(receipt, false);
+  const cached = decorated(receipt, true);
+  const failing = decorated(async () => {
+    throw declined;
+  }, false);
+  const orderFor = (step, i) => ({ ...template, order_id: `${prefix}-${step}-${i}` });
+  for (let i = 0; i < keys; i++) {
+    const order = orderFor('plain', i);
+    await mark('first');
+    const first = await charge(order);
+    await mark('duplicate');
+    if (!sameReceipt(first, await charge(order))) throw new Error('the duplicate returned another receipt');
+  }
+  for (let i = 0; i < keys; i++) {
+    const order = orderFor('cache', i);
+    await mark('cached_first');
+    const first = await cached(order);
+    await mark('cached_duplicate');
+    if (!sameReceipt(first, await cached(order))) throw new Error('the cached duplicate returned another receipt');
+  }
+  for (let i = 0; i < keys; i++) {
+    await mark('failed');
+    const outcome = await failing(orderFor('failed', i)).then(() => 'ok', (e) => e);
+    if (outcome !== declined) throw new Error(`a failing body ended with ${outcome}`);
+  }
+  await mark('idle');
+  console.log(JSON.stringify({ peer, capacity_keys: keys, wait_keys: 0, wait_secs: 0 }));
+};
+
 const persistenceStore = new DynamoDBPersistenceLayer({
   tableName: table,
   awsSdkV3Client: client,
@@ -90,6 +146,11 @@ const orderFor = (phase, i) => ({ ...template, order_id: `${prefix}-${phase}-${i
 // Key order aside: Powertools saves the result with its keys sorted.
 const canonical = (o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort()));
 const sameReceipt = (a, b) => canonical(a) === canonical(b);
+
+if (env('BENCH_MODE', 'timed') === 'capacity') {
+  await capacity();
+  process.exit(0);
+}
 
 const firstAndDuplicate = async (order) => {
   const before = effects;

@@ -7,6 +7,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of it
 
+pub mod capacity;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

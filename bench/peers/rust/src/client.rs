@@ -43,11 +43,21 @@ impl Intercept for CallCounter {
 /// A client for DynamoDB Local with dummy credentials and a fixed region, so
 /// no credential chain or IMDS probe runs during the bench.
 pub(crate) async fn dynamodb(endpoint: &str, counter: Option<CallCounter>) -> Client {
+    dynamodb_as(endpoint, "local", counter).await
+}
+
+/// The same, signing with another (dummy) access key, which the capacity
+/// proxy reads to leave a client's requests uncounted.
+pub(crate) async fn dynamodb_as(
+    endpoint: &str,
+    access_key: &str,
+    counter: Option<CallCounter>,
+) -> Client {
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
-            "local",
+            access_key,
             "local",
             None,
             None,

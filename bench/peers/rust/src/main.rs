@@ -6,6 +6,7 @@
 //! idem-peer-bench setup TABLE...   create the tables (PK `id` S, on demand)
 //! idem-peer-bench run              run one slice; settings from BENCH_* (see workload.rs)
 //! idem-peer-bench batch            one slice of SQS batches (PEER_MODE=batch, see batch.rs)
+//! idem-peer-bench capacity         the capacity steps through capacity_proxy.py (see capacity.rs)
 //! ```
 //!
 //! With `BENCH_STORE=redis`, `BENCH_ENDPOINT` is a Redis URL and
@@ -15,6 +16,7 @@
 //! print the same fields, and `report.py` turns them into the table.
 
 mod batch;
+mod capacity;
 mod client;
 mod peers;
 mod redis_peers;
@@ -36,7 +38,11 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => runtime.block_on(setup(&args[1..])),
         Some("run") => runtime.block_on(run()),
         Some("batch") => runtime.block_on(run_batch()),
-        _ => bail!("usage: idem-peer-bench setup TABLE... | idem-peer-bench run (settings in BENCH_* variables)"),
+        Some("capacity") => runtime.block_on(async {
+            println!("{}", capacity::run().await?);
+            Ok(())
+        }),
+        _ => bail!("usage: idem-peer-bench setup TABLE... | idem-peer-bench run | batch | capacity (settings in BENCH_* variables)"),
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn env_var(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set"))
 }
 
-fn env_num(name: &str, default: usize) -> anyhow::Result<usize> {
+pub(crate) fn env_num(name: &str, default: usize) -> anyhow::Result<usize> {
     match std::env::var(name) {
         Ok(v) => v
             .parse()
@@ -120,7 +120,7 @@ fn check(peer: &Peer, before: u64, same_receipt: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn call_error(e: CallError) -> anyhow::Error {
+pub(crate) fn call_error(e: CallError) -> anyhow::Error {
     match e {
         CallError::InProgress => {
             anyhow::anyhow!("unexpected InProgress outside the side-effect phase")
