@@ -29,14 +29,10 @@
 #                      PEER_ROUNDS [4]
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cache=${IDEM_CACHE_DIR:-$repo/.cache}/peers
+# shellcheck source=bench/peers/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mode=${PEER_MODE:-default}
-rounds=${PEER_ROUNDS:-8}
-seq_ops=${PEER_SEQ_OPS:-4000}
-conc_ops=${PEER_CONC_OPS:-4000}
 default_peers="raw idem powertools-python powertools-typescript"
 if [[ $mode == batch ]]; then
     rounds=${PEER_ROUNDS:-4}
@@ -44,35 +40,13 @@ if [[ $mode == batch ]]; then
 fi
 read -r -a peers <<<"${PEER_PEERS:-$default_peers}"
 
-log() { printf 'peers: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-for tool in cargo python3 node npm java curl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
-# Each slice runs an equal share of the keys; each key is a first call and
-# a duplicate, so ops are counted in pairs.
-((seq_ops % (2 * rounds) == 0 && conc_ops % (2 * rounds) == 0)) ||
-    die "PEER_SEQ_OPS and PEER_CONC_OPS must be multiples of 2 × PEER_ROUNDS"
+require_tools cargo python3 node npm java curl
+check_ops
 mkdir -p "$cache"
 
 # --- installs (each redone only when its pins change) -------------------------
 
-stamp_ok() { [[ -f $1 && $(<"$1") == "$2" ]]; }
-
-venv=$cache/py-venv
-py_pins=$(sha256sum "$here/py/requirements.txt" | cut -d' ' -f1)
-if ! stamp_ok "$venv/.idem-stamp" "$py_pins"; then
-    log "installing Powertools for Python into $venv ..."
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
-        -r "$here/py/requirements.txt" >&2
-    printf '%s\n' "$py_pins" >"$venv/.idem-stamp"
-fi
+install_python
 
 ts=$cache/ts
 [[ $mode == batch ]] || {
@@ -92,10 +66,7 @@ cp "$here/ts/bench.mjs" "$ts/bench.mjs"
 
 "$repo/scripts/dynamodb-local.sh" install
 
-log "building the Rust harness (release) ..."
-(cd "$repo" && cargo build --release -p idem-peer-bench >&2)
-rust_bin=$repo/target/release/idem-peer-bench
-[[ -z ${CARGO_TARGET_DIR:-} ]] || rust_bin=$CARGO_TARGET_DIR/release/idem-peer-bench
+build_harness
 
 # --- one DynamoDB Local of our own -------------------------------------------
 
@@ -112,16 +83,7 @@ eval "$("$repo/scripts/dynamodb-local.sh" start --state-dir "$state")"
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export BENCH_ENDPOINT=$IDEM_DYNAMODB_ENDPOINT
-export BENCH_PAYLOAD=$here/payload.json
-export BENCH_SEQ_KEYS=$((seq_ops / 2 / rounds))
-export BENCH_CONC_KEYS=$((conc_ops / 2 / rounds))
-export BENCH_CONCURRENCY=${PEER_CONCURRENCY:-16}
-export BENCH_DELIVERIES=${PEER_DELIVERIES:-8}
-export BENCH_BODY_MS=${PEER_BODY_MS:-20}
-export BENCH_WARMUP_KEYS=${PEER_WARMUP_KEYS:-20}
-export BENCH_SIDE_KEYS_TOTAL=${PEER_SIDE_KEYS:-50}
-# Powertools must not be switched off by a developer's shell.
-unset POWERTOOLS_IDEMPOTENCY_DISABLED IDEM_DISABLED
+export_workload
 
 table_of() { printf 'peer_%s' "${1//-/_}"; }
 tables=()
@@ -175,26 +137,11 @@ if [[ $mode == batch ]]; then
     done
     export PEER_DATE PEER_PYTHON_VERSION PEER_ROUNDS=$rounds
     PEER_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-    PEER_PYTHON_VERSION=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
+    PEER_PYTHON_VERSION=$(python_version)
     python3 "$here/report_batch.py" "$results" | tee "$here/results-batch.md"
     exit 0
 fi
-export PEER_LOAD_START
-PEER_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
-started=$SECONDS
-for ((round = 1; round <= rounds; round++)); do
-    export BENCH_ROUND=$round
-    # The side-effect check runs once, in the last round.
-    if ((round == rounds)); then export BENCH_SIDE_KEYS=$BENCH_SIDE_KEYS_TOTAL; else export BENCH_SIDE_KEYS=0; fi
-    # Rotate the order each round, so no peer always follows the same one.
-    for ((i = 0; i < ${#peers[@]}; i++)); do
-        peer=${peers[$(((round - 1 + i) % ${#peers[@]}))]}
-        export BENCH_PREFIX="r$round-$peer"
-        log "round $round/$rounds: $peer"
-        run_slice "$peer" >>"$results" || die "$peer failed in round $round"
-    done
-done
-log "measured in $((SECONDS - started)) s"
+run_rounds "$results"
 
 # --- capacity: every peer's requests through one counting proxy ---------------
 
@@ -228,6 +175,6 @@ fi
 export PEER_ROUNDS=$rounds PEER_CONC_OPS=$conc_ops
 export PEER_DATE PEER_PYTHON_VERSION PEER_DDB_LOCAL_VERSION
 PEER_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-PEER_PYTHON_VERSION=$("$venv/bin/python" -c 'import platform; print(platform.python_version())')
+PEER_PYTHON_VERSION=$(python_version)
 PEER_DDB_LOCAL_VERSION=$(sed -n 's/^readonly NPM_VERSION=//p' "$repo/scripts/dynamodb-local.sh")
 python3 "$here/report.py" "$results" "$capacity" | tee "$here/results.md"
