@@ -187,20 +187,17 @@ def capacity(proxy, table, prefix, template, keys):
     charge = decorated(lambda order: receipt(order), use_local_cache=False)
     cached = decorated(lambda order: receipt(order), use_local_cache=True)
     failing = decorated(declined, use_local_cache=False)
-    for i in range(keys):
-        order = order_for("plain", i)
-        mark("first")
-        first = charge(order=order)
-        mark("duplicate")
-        if charge(order=order) != first:
-            raise RuntimeError("the duplicate returned another receipt")
-    for i in range(keys):
-        order = order_for("cache", i)
-        mark("cached_first")
-        first = cached(order=order)
-        mark("cached_duplicate")
-        if cached(order=order) != first:
-            raise RuntimeError("the cached duplicate returned another receipt")
+    def first_and_duplicate(fn, step, first_mark, duplicate_mark):
+        for i in range(keys):
+            order = order_for(step, i)
+            mark(first_mark)
+            first = fn(order=order)
+            mark(duplicate_mark)
+            if fn(order=order) != first:
+                raise RuntimeError(f"the {duplicate_mark} step returned another receipt")
+
+    first_and_duplicate(charge, "plain", "first", "duplicate")
+    first_and_duplicate(cached, "cache", "cached_first", "cached_duplicate")
     for i in range(keys):
         mark("failed")
         try:
