@@ -182,6 +182,35 @@ async fn a_call_dropped_while_its_claim_is_unanswered_frees_the_key() {
 }
 
 #[tokio::test]
+async fn a_wrapper_hands_its_inner_store_s_handle_on_for_the_release() {
+    let memory = Arc::new(MemoryStore::new());
+    let releases = Arc::new(AtomicUsize::new(0));
+    // Counting keeps the default `detach`, which must reach SlowRelease's.
+    let store = Counting::new(Intercepted(SlowRelease(
+        Arc::clone(&memory),
+        Arc::clone(&releases),
+    )));
+    assert!(Store::detach(&store).is_some());
+    let slow = Idempotent::new("endings::wrapped")
+        .store(&store)
+        .key("id", "w-1")
+        .run(|| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, Error>(1u8)
+        });
+    assert!(tokio::time::timeout(Duration::from_millis(20), slow)
+        .await
+        .is_err());
+    for _ in 0..100 {
+        if memory.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(memory.is_empty(), "the runtime released the claim");
+}
+
+#[tokio::test]
 async fn on_cancel_keep_holds_the_claim_for_bodies_that_detach_work() {
     let store = MemoryStore::new();
     let slow = Idempotent::new("endings::keep")

@@ -618,6 +618,29 @@ async fn memory_store_sweeps_expired_records() {
     );
 }
 
+#[tokio::test]
+async fn memory_store_keeps_expired_records_through_the_grace_a_clock_step_back_is_given() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(1_000_000);
+    for round in 0..2 {
+        for i in 0..500 {
+            Idempotent::new("tests::grace")
+                .store(&store)
+                .clock(&clock)
+                .ttl(Duration::from_secs(1))
+                .lease(Duration::from_millis(500))
+                .key("id", &(round * 1000 + i))
+                .run(|| async { Ok::<_, Error>(()) })
+                .await
+                .unwrap();
+        }
+        // Past the ttl, within the 5-minute grace: the second round's
+        // claims sweep the first round's slots and must keep them.
+        clock.advance(Duration::from_secs(250));
+    }
+    assert_eq!(store.len(), 1000, "records within the grace stay");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_and_keys_run_each_key_exactly_once() {
     let store = Arc::new(MemoryStore::new());

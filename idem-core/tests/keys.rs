@@ -35,6 +35,9 @@ struct OrderReordered {
 struct Id(String);
 
 #[derive(Serialize)]
+struct Money(&'static str, u64);
+
+#[derive(Serialize)]
 enum Event {
     Ping,
     Paid(u64),
@@ -308,6 +311,17 @@ fn a_failing_serialize_is_a_typed_error() {
 /// every duplicate in flight run again. `IDEM_BLESS=1` rewrites the file,
 /// which is only right for a deliberate, versioned change of the encoding.
 #[test]
+fn every_field_of_a_tuple_struct_is_part_of_the_key() {
+    let base = digest(&Money("EUR", 1250));
+    assert_ne!(base, digest(&Money("USD", 1250)));
+    assert_ne!(base, digest(&Money("EUR", 1251)));
+    // Its fields in order, closed like a tuple's (as JSON writes it, an
+    // array): the tuple of its fields, never one field alone.
+    assert_eq!(base, digest(&("EUR", 1250u64)));
+    assert_ne!(digest(&vec![Money("EUR", 1)]), digest(&vec!["EUR"]));
+}
+
+#[test]
 fn pinned_key_vectors() {
     let mut map = HashMap::new();
     map.insert("b", 2u16);
@@ -324,6 +338,7 @@ fn pinned_key_vectors() {
         ("byte_array", digest(&[1u8, 2, 3])),
         ("seq", digest(&vec![1, 2, 3])),
         ("tuple", digest(&("EUR", 1250))),
+        ("tuple_struct", digest(&Money("EUR", 1250))),
         ("map", digest(&map)),
         ("struct", digest(&order())),
         ("enum_unit", digest(&Event::Ping)),

@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use idem_core::{Error, Idempotent, MemoryStore};
+use idem_core::store::{Lease, StoreFuture};
+use idem_core::testing::{Intercept, Intercepted};
+use idem_core::{Error, Idempotent, MemoryStore, Store};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -86,9 +88,13 @@ async fn spans_carry_namespace_digest_and_outcome_but_no_payload() {
     assert!(fields
         .iter()
         .any(|(k, v)| k == "key" && v.starts_with("billing::charge#") && v.len() == 24));
-    assert!(
-        fields.iter().any(|(k, _)| k == "message"),
-        "the oversized result warns"
+    let too_large = fields
+        .iter()
+        .filter(|(k, v)| k == "message" && v.contains("too large"))
+        .count();
+    assert_eq!(
+        too_large, 1,
+        "the oversized result warns, the others do not"
     );
     for (name, value) in &fields {
         assert!(
@@ -96,4 +102,45 @@ async fn spans_carry_namespace_digest_and_outcome_but_no_payload() {
             "{name} leaks: {value}"
         );
     }
+}
+
+/// A store whose release never finishes and which has no handle to release
+/// with outside the call.
+struct StuckRelease(MemoryStore);
+
+impl Intercept for StuckRelease {
+    fn inner(&self) -> &dyn Store {
+        &self.0
+    }
+    fn release<'a>(&'a self, _: &'a str, _: &'a Lease) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::pending())
+    }
+    fn detach(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_cancelled_call_whose_store_cannot_release_says_the_claim_lapses() {
+    let captured = Captured::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let store = Intercepted(StuckRelease(MemoryStore::new()));
+    let slow = Idempotent::new("tracing::stuck")
+        .store(&store)
+        .key("id", "s-1")
+        .run(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok::<_, Error>(())
+        });
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(10), slow).await;
+    assert!(cut.is_err());
+    let fields = captured.0.lock().expect("lock").clone();
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "message" && v.contains("lapses with its lease")),
+        "{fields:?}"
+    );
+    assert_eq!(store.0 .0.len(), 1, "the claim is still there");
 }

@@ -1,13 +1,13 @@
 //! What the store wrappers and the `Store` trait's defaults promise, beyond
 //! the conformance suite: `Cached` fills itself from the store, a store that
-//! keeps the default `max_data_bytes` has no limit, and every public type's
-//! `Debug` names it.
+//! keeps the default `max_data_bytes` has no limit, and wrappers pass the
+//! inner store's limit on.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use idem_core::store::{Claim, ClaimRequest, Completion, Lease, LeaseToken, Record, StoreFuture};
+use idem_core::store::{Claim, ClaimRequest, Completion, Lease, Record, StoreFuture};
 use idem_core::testing::Counting;
 use idem_core::{Cached, Error, Idempotent, MemoryStore, Store};
 
@@ -83,12 +83,21 @@ async fn a_store_with_the_default_max_data_bytes_saves_every_result() {
 }
 
 #[test]
-fn debug_output_names_the_type() {
-    let cached = Cached::new(MemoryStore::new(), 10);
-    assert!(format!("{cached:?}").starts_with("Cached"), "{cached:?}");
-    let call = Idempotent::new("wrappers::debug");
-    let text = format!("{call:?}");
-    assert!(text.contains("wrappers::debug"), "{text}");
-    let token = LeaseToken::new();
-    assert_eq!(format!("{token:?}"), format!("LeaseToken({token})"));
+fn wrappers_pass_the_inner_store_s_size_limit_on() {
+    let limited = || MemoryStore::new().with_max_data_bytes(16);
+    assert_eq!(Cached::new(limited(), 10).max_data_bytes(), Some(16));
+    assert_eq!(Counting::new(limited()).max_data_bytes(), Some(16));
+}
+
+#[tokio::test]
+async fn an_oversized_result_behind_a_cache_is_saved_as_not_replayable() {
+    let store = Cached::new(MemoryStore::new().with_max_data_bytes(16), 10);
+    let big = || {
+        Idempotent::new("wrappers::big")
+            .store(&store)
+            .key("id", "b-1")
+            .run(|| async { Ok::<_, Error>("x".repeat(64)) })
+    };
+    assert_eq!(big().await.unwrap().len(), 64);
+    assert!(matches!(big().await, Err(Error::ReplayUnavailable { .. })));
 }

@@ -133,6 +133,8 @@ impl Key {
     /// let b = Key::builder("ns::b").part("id", "x").finish()?;
     /// assert_eq!(a.digest(), b.digest()); // same parts; the namespaces keep them apart
     /// assert_ne!(a.storage_key(), b.storage_key());
+    /// let c = Key::builder("ns::a").part("id", "y").finish()?;
+    /// assert_ne!(a.digest(), c.digest());
     /// # Ok::<(), idem_core::KeyError>(())
     /// ```
     pub fn digest(&self) -> &[u8; 32] {

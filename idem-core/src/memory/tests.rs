@@ -118,3 +118,33 @@ async fn replays_share_one_record_until_the_key_is_taken_over() {
     }
     assert_eq!(store.len(), 1);
 }
+
+#[tokio::test]
+async fn keys_spread_over_many_shards() {
+    let store = MemoryStore::new();
+    for i in 0..256u32 {
+        let key = crate::Key::builder("tests::spread")
+            .part("id", &i)
+            .finish()
+            .expect("a key")
+            .storage_key()
+            .to_owned();
+        let request = ClaimRequest {
+            key: &key,
+            now_ms: 1_000,
+            token: LeaseToken::new(),
+            lease_until_ms: 2_000,
+            expires_at_s: 10,
+            fingerprint: None,
+        };
+        store.claim(request).await.expect("claim");
+    }
+    let used = store
+        .shards
+        .iter()
+        .filter(|s| lock(s).index.len() > 0)
+        .count();
+    // 256 keys over 1024 shards land in about 226 of them; one shard for
+    // all would serialize every call of the process on one lock.
+    assert!(used > 150, "256 keys in {used} shards");
+}
