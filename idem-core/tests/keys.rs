@@ -307,9 +307,6 @@ fn a_failing_serialize_is_a_typed_error() {
     );
 }
 
-/// The digests of production keys must never change: a changed digest makes
-/// every duplicate in flight run again. `IDEM_BLESS=1` rewrites the file,
-/// which is only right for a deliberate, versioned change of the encoding.
 #[test]
 fn every_field_of_a_tuple_struct_is_part_of_the_key() {
     let base = digest(&Money("EUR", 1250));
@@ -321,6 +318,9 @@ fn every_field_of_a_tuple_struct_is_part_of_the_key() {
     assert_ne!(digest(&vec![Money("EUR", 1)]), digest(&vec!["EUR"]));
 }
 
+/// The digests of production keys must never change: a changed digest makes
+/// every duplicate in flight run again. `IDEM_BLESS=1` rewrites the file,
+/// which is only right for a deliberate, versioned change of the encoding.
 #[test]
 fn pinned_key_vectors() {
     let mut map = HashMap::new();
