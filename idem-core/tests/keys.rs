@@ -307,6 +307,35 @@ fn a_failing_serialize_is_a_typed_error() {
     );
 }
 
+/// Raw bytes, as `serde_bytes` serializes them (`serialize_bytes`), not a
+/// sequence of numbers.
+struct Raw(&'static [u8]);
+
+impl Serialize for Raw {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct Marker;
+
+#[test]
+fn wide_integers_bytes_and_unit_structs_are_keys_by_value() {
+    assert_ne!(digest(&-2i128), digest(&-3i128));
+    assert_ne!(digest(&i128::MIN), digest(&i128::MAX));
+    assert_ne!(digest(&Raw(b"ab")), digest(&Raw(b"ac")));
+    // Empty at the top is a missing part, as `""` is; nested it is a value.
+    fn part<T: Serialize>(value: &T) -> Result<Key, KeyError> {
+        Key::builder("ns").part("p", value).finish()
+    }
+    assert!(part(&Raw(b"")).is_err());
+    assert!(part(&Raw(b"x")).is_ok());
+    assert!(part(&Marker).is_err(), "a unit struct alone is no key");
+    assert_ne!(digest(&(Marker, 1)), digest(&(1, Marker)));
+    assert_ne!(digest(&vec![Raw(b"")]), digest(&Vec::<Raw>::new()));
+}
+
 #[test]
 fn every_field_of_a_tuple_struct_is_part_of_the_key() {
     let base = digest(&Money("EUR", 1250));
