@@ -96,6 +96,16 @@ async fn spans_carry_namespace_digest_and_outcome_but_no_payload() {
         too_large, 1,
         "the oversized result warns, the others do not"
     );
+    let sizes: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "bytes")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        sizes,
+        ["102"],
+        "the warning gives the oversized JSON's size"
+    );
     for (name, value) in &fields {
         assert!(
             !value.contains("4242") && !value.contains("xxxx"),
