@@ -121,4 +121,26 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_vector_taken_whole_never_drops_what_came_before_it() {
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 % 251) as u8).collect();
+        for head in [0, 1, 100, 128, 129, 1000] {
+            for tail in [0, 1, 128, 129, 2000] {
+                let expected = blake3::keyed_hash(&KEY, &data[..head + tail]);
+                let mut sink = Sink::new(&KEY);
+                sink.write(&data[..head]);
+                sink.write_vec(&mut data[head..head + tail].to_vec());
+                assert_eq!(
+                    sink.finish(),
+                    expected,
+                    "write {head}, then write_vec {tail}"
+                );
+                let mut sink = Sink::new(&KEY);
+                sink.write_vec(&mut data[..head].to_vec());
+                sink.write_vec(&mut data[head..head + tail].to_vec());
+                assert_eq!(sink.finish(), expected, "write_vec {head}, then {tail}");
+            }
+        }
+    }
 }
