@@ -320,6 +320,27 @@ impl Serialize for Raw {
 #[derive(Serialize)]
 struct Marker;
 
+/// Field names that share their first 8 bytes, declared out of order.
+#[derive(Serialize)]
+struct Customer2 {
+    customer_name: &'static str,
+    customer_id: u32,
+    customer_address: &'static str,
+}
+
+#[test]
+fn fields_that_share_a_long_prefix_are_still_put_in_order() {
+    let typed = Customer2 {
+        customer_name: "Ada",
+        customer_id: 7,
+        customer_address: "1 Loop",
+    };
+    let json = serde_json::json!({
+        "customer_address": "1 Loop", "customer_id": 7, "customer_name": "Ada"
+    });
+    assert_eq!(digest(&typed), digest(&json));
+}
+
 #[test]
 fn wide_integers_bytes_and_unit_structs_are_keys_by_value() {
     assert_ne!(digest(&-2i128), digest(&-3i128));
@@ -364,6 +385,13 @@ fn pinned_key_vectors() {
         ("str", digest("ord-42")),
         ("unicode", digest("ünïcödé ✓")),
         ("long_str", digest(&"0123456789".repeat(100))),
+        // Lengths at and past one byte's 0x80: the varint's second byte.
+        ("str_128", digest(&"x".repeat(128))),
+        ("str_200", digest(&"y".repeat(200))),
+        (
+            "i128",
+            digest(&-170_141_183_460_469_231_731_687_303_715_884_105_7i128),
+        ),
         ("byte_array", digest(&[1u8, 2, 3])),
         ("seq", digest(&vec![1, 2, 3])),
         ("tuple", digest(&("EUR", 1250))),
