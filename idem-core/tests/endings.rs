@@ -99,13 +99,15 @@ impl Intercept for SlowRelease {
     }
 }
 
-#[tokio::test]
-async fn a_cancelled_call_on_a_store_that_must_wait_hands_the_release_to_the_runtime() {
-    let memory = Arc::new(MemoryStore::new());
-    let releases = Arc::new(AtomicUsize::new(0));
-    let store = Intercepted(SlowRelease(Arc::clone(&memory), Arc::clone(&releases)));
-    let slow = Idempotent::new("endings::handed")
-        .store(&store)
+/// Drops a 60-second call on `store` after 20 ms, then waits (up to half
+/// a second) for `memory` to be empty.
+async fn cancel_and_await_release(
+    store: &dyn Store,
+    memory: &MemoryStore,
+    namespace: &'static str,
+) {
+    let slow = Idempotent::new(namespace)
+        .store(store)
         .key("id", "h-1")
         .run(|| async {
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -121,6 +123,14 @@ async fn a_cancelled_call_on_a_store_that_must_wait_hands_the_release_to_the_run
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(memory.is_empty(), "the runtime released the claim");
+}
+
+#[tokio::test]
+async fn a_cancelled_call_on_a_store_that_must_wait_hands_the_release_to_the_runtime() {
+    let memory = Arc::new(MemoryStore::new());
+    let releases = Arc::new(AtomicUsize::new(0));
+    let store = Intercepted(SlowRelease(Arc::clone(&memory), Arc::clone(&releases)));
+    cancel_and_await_release(&store, &memory, "endings::handed").await;
     assert_eq!(releases.load(Ordering::SeqCst), 1);
 }
 
@@ -191,23 +201,7 @@ async fn a_wrapper_hands_its_inner_store_s_handle_on_for_the_release() {
         Arc::clone(&releases),
     )));
     assert!(Store::detach(&store).is_some());
-    let slow = Idempotent::new("endings::wrapped")
-        .store(&store)
-        .key("id", "w-1")
-        .run(|| async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok::<_, Error>(1u8)
-        });
-    assert!(tokio::time::timeout(Duration::from_millis(20), slow)
-        .await
-        .is_err());
-    for _ in 0..100 {
-        if memory.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(memory.is_empty(), "the runtime released the claim");
+    cancel_and_await_release(&store, &memory, "endings::wrapped").await;
 }
 
 #[tokio::test]

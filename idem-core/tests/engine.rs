@@ -592,11 +592,12 @@ async fn the_cache_respects_expiry_and_never_keeps_a_mismatched_payload() {
     assert!(small.cached_len() <= 8, "{}", small.cached_len());
 }
 
-#[tokio::test]
-async fn memory_store_sweeps_expired_records() {
+/// Rounds of 500 one-second records, the clock moved on by `step` after
+/// each: returns how many records the store still holds.
+async fn expire_in_rounds(rounds: u32, step: Duration) -> usize {
     let store = MemoryStore::new();
     let clock = ManualClock::new(1_000_000);
-    for round in 0..20 {
+    for round in 0..rounds {
         for i in 0..500 {
             Idempotent::new("tests::sweep")
                 .store(&store)
@@ -608,37 +609,27 @@ async fn memory_store_sweeps_expired_records() {
                 .await
                 .unwrap();
         }
-        // Past the ttl and the 5-minute grace a clock step back is given.
-        clock.advance(Duration::from_secs(302));
+        clock.advance(step);
     }
+    store.len()
+}
+
+#[tokio::test]
+async fn memory_store_sweeps_expired_records() {
+    // Past the ttl and the 5-minute grace a clock step back is given.
+    let kept = expire_in_rounds(20, Duration::from_secs(302)).await;
     assert!(
-        store.len() < 10 * 500,
-        "10,000 expired records must not all stay: {}",
-        store.len()
+        kept < 10 * 500,
+        "10,000 expired records must not all stay: {kept}"
     );
 }
 
 #[tokio::test]
 async fn memory_store_keeps_expired_records_through_the_grace_a_clock_step_back_is_given() {
-    let store = MemoryStore::new();
-    let clock = ManualClock::new(1_000_000);
-    for round in 0..2 {
-        for i in 0..500 {
-            Idempotent::new("tests::grace")
-                .store(&store)
-                .clock(&clock)
-                .ttl(Duration::from_secs(1))
-                .lease(Duration::from_millis(500))
-                .key("id", &(round * 1000 + i))
-                .run(|| async { Ok::<_, Error>(()) })
-                .await
-                .unwrap();
-        }
-        // Past the ttl, within the 5-minute grace: the second round's
-        // claims sweep the first round's slots and must keep them.
-        clock.advance(Duration::from_secs(250));
-    }
-    assert_eq!(store.len(), 1000, "records within the grace stay");
+    // Past the ttl, within the 5-minute grace: the second round's claims
+    // sweep the first round's slots and must keep them.
+    let kept = expire_in_rounds(2, Duration::from_secs(250)).await;
+    assert_eq!(kept, 1000, "records within the grace stay");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
