@@ -2,6 +2,8 @@
 //! metrics and outcome around the claim loop.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -60,8 +62,11 @@ impl<'a> Idempotent<'a> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let call = self.run_with_outcome(body);
-        async move { call.await.map(|(value, _)| value) }
+        // Not an `async` block awaiting the call: that would hold the call's
+        // future twice (once captured, once awaited), doubling its size.
+        WithoutOutcome {
+            call: self.run_with_outcome(body),
+        }
     }
 
     /// [`run`](Self::run), also saying whether the result was executed now or
@@ -122,9 +127,11 @@ impl<'a> Idempotent<'a> {
                 Plan::Disabled(key) => {
                     // The key still reaches the body, so code that passes it
                     // downstream works the same with idempotency off.
+                    // The body's future is boxed on the paths that run it
+                    // unguarded: inline, it would size every call's future.
                     let result = match key {
-                        Some(key) => crate::context::scope(key, body()).await,
-                        None => body().await,
+                        Some(key) => Box::pin(crate::context::scope(key, body())).await,
+                        None => Box::pin(body()).await,
                     };
                     if result.is_ok() {
                         outcome::report(Outcome::Unguarded);
@@ -134,7 +141,7 @@ impl<'a> Idempotent<'a> {
                 Plan::Guarded(ref call) => call.execute(body).await,
                 Plan::Unguarded { ref part } => {
                     tracing::warn!(%part, "idempotency key part missing; running without idempotency");
-                    (Label::Unguarded, body().await)
+                    (Label::Unguarded, Box::pin(body()).await)
                 }
                 Plan::Failed(e) => (Label::Error, Err(e.into())),
             };
@@ -198,6 +205,29 @@ impl<'a> Idempotent<'a> {
             in_progress: self.in_progress,
             on_cancel: self.on_cancel,
         })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Idempotent::run`]: the call's, without its outcome.
+    struct WithoutOutcome<F> {
+        #[pin]
+        call: F,
+    }
+}
+
+impl<F, T, E> Future for WithoutOutcome<F>
+where
+    F: Future<Output = Result<(T, Outcome), E>>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .call
+            .poll(cx)
+            .map(|result| result.map(|(value, _)| value))
     }
 }
 

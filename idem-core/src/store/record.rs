@@ -72,30 +72,47 @@ impl fmt::Display for Status {
 /// assert_eq!(LeaseToken::parse("written by someone else"), None);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LeaseToken(u128);
+// Two halves rather than a `u128`: a `u128` is 16-byte aligned, and every
+// future holding a token (the engine's call, each claim) was padded for it.
+pub struct LeaseToken([u64; 2]);
 
 impl LeaseToken {
     /// A fresh token, unique across processes and calls.
     ///
-    /// 128 bits: a per-process random half (std's randomly seeded
-    /// `RandomState`, the pid and the time, through blake3) and a counter.
-    /// Uniqueness is all fencing needs; no RNG crate for one call site.
+    /// 128 bits: a per-thread half (a per-process random value, from std's
+    /// randomly seeded `RandomState`, the pid and the time through blake3,
+    /// plus the thread's number) and a per-thread counter. Per thread, so a
+    /// call writes no memory shared with other threads (a shared counter's
+    /// cache line moved between cores on every call). Uniqueness is all
+    /// fencing needs; no RNG crate for one call site.
     #[inline]
     pub fn new() -> Self {
+        use std::cell::Cell;
         use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        LeaseToken((u128::from(process_seed()) << 64) | u128::from(n))
+        static THREADS: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static NEXT: Cell<[u64; 2]> = Cell::new([
+                process_seed().wrapping_add(THREADS.fetch_add(1, Ordering::Relaxed)),
+                0,
+            ]);
+        }
+        NEXT.with(|next| {
+            let [high, low] = next.get();
+            next.set([high, low.wrapping_add(1)]);
+            LeaseToken([high, low])
+        })
     }
 
     /// Reads a token as [`Display`](fmt::Display) writes it (32 hex digits);
     /// anything else (a token another writer left) is `None`, and never
     /// matches one of ours.
     pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != 32 {
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        u128::from_str_radix(text, 16).ok().map(LeaseToken)
+        // All ASCII, so byte 16 is a character boundary.
+        let half = |h: &str| u64::from_str_radix(h, 16).ok();
+        Some(LeaseToken([half(&text[..16])?, half(&text[16..])?]))
     }
 }
 
@@ -125,7 +142,7 @@ fn process_seed() -> u64 {
 
 impl fmt::Display for LeaseToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        write!(f, "{:016x}{:016x}", self.0[0], self.0[1])
     }
 }
 
@@ -292,11 +309,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_carry_a_per_process_half() {
+    fn tokens_carry_a_per_process_and_thread_half() {
         // Two processes' counters both start at 0: only the seed half keeps
         // their tokens apart, so it must not be a constant.
         let seed = process_seed();
         assert!(seed > 1, "{seed}");
-        assert_eq!(LeaseToken::new().to_string()[..16], format!("{seed:016x}"));
+        let here = || LeaseToken::new().0;
+        let (a, b) = (here(), here());
+        assert_eq!(
+            (a[0], a[1] + 1),
+            (b[0], b[1]),
+            "one thread: one half, counting"
+        );
+        assert!(
+            a[0].wrapping_sub(seed) < 1 << 20,
+            "the seed plus the thread's number"
+        );
+        let there = std::thread::spawn(here)
+            .join()
+            .unwrap_or_else(|_| unreachable!());
+        assert_ne!(there[0], a[0], "another thread, another half");
     }
 }
