@@ -343,6 +343,55 @@ fn in_process(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The same three, interleaved in rounds, so that the ratios hold on a
+    // machine whose speed drifts (criterion's groups run minutes apart).
+    const ROUNDS: usize = 40;
+    const PER_ROUND: u32 = 2_000;
+    let mut means: [Vec<f64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (case, means) in means.iter_mut().enumerate() {
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..PER_ROUND {
+                    let (router, key) = match case {
+                        0 => (&bare, None),
+                        1 => (&idem, Some("replayed".to_owned())),
+                        _ => (
+                            &idem,
+                            Some(format!("k-{}", n.fetch_add(1, Ordering::Relaxed))),
+                        ),
+                    };
+                    let path = if case == 0 { "/bare" } else { "/idem" };
+                    let response = router
+                        .clone()
+                        .oneshot(request(path, key.as_deref()))
+                        .await
+                        .unwrap();
+                    response.into_body().collect().await.unwrap();
+                }
+            });
+            means.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(PER_ROUND));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [bare_us, replay_us, first_us] = means.map(|mut v| median(&mut v));
+    println!("\n| in process ({ROUNDS} interleaved rounds of {PER_ROUND}; median of the rounds' means) | µs | / bare | layer's own µs |");
+    println!("|---|---:|---:|---:|");
+    for (name, us) in [
+        ("bare axum handler", bare_us),
+        ("idem-http replay", replay_us),
+        ("idem-http first request", first_us),
+    ] {
+        println!(
+            "| {name} | {us:.2} | {:.2}× | {:.2} |",
+            us / bare_us,
+            us - bare_us
+        );
+    }
 }
 
 criterion_group!(benches, in_process, bench);

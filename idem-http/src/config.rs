@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method, StatusCode};
-use idem_core::InProgress;
+use idem_core::{InProgress, Store};
 
 use crate::fingerprint::RequestFingerprint;
 use crate::scope::Scope;
@@ -44,6 +44,14 @@ pub fn default_save_policy(status: StatusCode) -> bool {
     !status.is_server_error()
         && !status.is_informational()
         && !matches!(status.as_u16(), 408 | 425 | 429)
+}
+
+/// What a layer's services share, behind one `Arc` (a request clones one
+/// pointer, not two): the store and the configuration.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Config,
 }
 
 /// The layer's configuration, shared by its services.

@@ -9,7 +9,7 @@ use http::{HeaderName, Method, StatusCode};
 use idem_core::{InProgress, Store};
 use tower_layer::Layer;
 
-use crate::config::Config;
+use crate::config::{Config, Shared};
 use crate::fingerprint::RequestFingerprint;
 use crate::scope::Scope;
 use crate::service::Idempotency;
@@ -35,8 +35,7 @@ use crate::service::Idempotency;
 /// # let _ = layer;
 /// ```
 pub struct IdempotencyLayer {
-    store: Arc<dyn Store>,
-    config: Arc<Config>,
+    shared: Arc<Shared>,
 }
 
 impl IdempotencyLayer {
@@ -58,13 +57,15 @@ impl IdempotencyLayer {
     /// ```
     pub fn from_arc(store: Arc<dyn Store>) -> Self {
         IdempotencyLayer {
-            store,
-            config: Arc::new(Config::default()),
+            shared: Arc::new(Shared {
+                store,
+                config: Config::default(),
+            }),
         }
     }
 
     fn with(mut self, f: impl FnOnce(&mut Config)) -> Self {
-        f(Arc::make_mut(&mut self.config));
+        f(&mut Arc::make_mut(&mut self.shared).config);
         self
     }
 
@@ -163,8 +164,7 @@ impl IdempotencyLayer {
 impl Clone for IdempotencyLayer {
     fn clone(&self) -> Self {
         IdempotencyLayer {
-            store: Arc::clone(&self.store),
-            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -172,7 +172,7 @@ impl Clone for IdempotencyLayer {
 impl fmt::Debug for IdempotencyLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdempotencyLayer")
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +181,6 @@ impl<S> Layer<S> for IdempotencyLayer {
     type Service = Idempotency<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Idempotency::new(inner, Arc::clone(&self.store), Arc::clone(&self.config))
+        Idempotency::new(inner, Arc::clone(&self.shared))
     }
 }

@@ -90,12 +90,14 @@
 //!   Trailers are not saved.
 //! - **Stored form.** A saved response is one JSON array in the record's
 //!   data (DynamoDB: the `data` attribute, a string), readable as it is:
-//!   `["idem-http/1 201","content-type: application/json",{"id":"ord_0001"}]`.
+//!   `["idem-http/1 201 swapped","content-type: application/json","{'id':'ord_0001'}"]`.
 //!   The version and status come first, then one `name: value` string per
-//!   header (`name:: base64` for a value that is not UTF-8), then the body:
-//!   a JSON object or array as it was sent, other UTF-8 text as a string,
-//!   other bytes as base64 (the first element then ends in ` base64`). Data
-//!   of another version or shape replays as a 500, never as another response.
+//!   header (`name:: base64` for a value that is not UTF-8), then the body as
+//!   one string: UTF-8 text as it is, or with its `"` and `'` swapped when it
+//!   has more `"` (a JSON body: the first element then ends in ` swapped`, and
+//!   the string needs no escapes, which keeps replays fast), other bytes as
+//!   base64 (` base64`). Data of another version or shape replays as a 500,
+//!   never as another response.
 //! - **Handler errors.** A handler's `Err` (the service error) releases the
 //!   key and reaches the caller unchanged. A panicking handler and a dropped
 //!   response future (the client left, a timeout) release it too (idem-core's
