@@ -148,3 +148,40 @@ async fn keys_spread_over_many_shards() {
     // all would serialize every call of the process on one lock.
     assert!(used > 150, "256 keys in {used} shards");
 }
+
+#[tokio::test]
+async fn claims_sweep_only_once_a_record_can_be_due() {
+    // One record expiring at 10 s; its shard is read back by its key.
+    let store = MemoryStore::new();
+    let key = "tests::due#whole-key";
+    let claim = |now_ms: u64, expires_at_s| ClaimRequest {
+        key,
+        now_ms,
+        token: LeaseToken::new(),
+        lease_until_ms: now_ms + 1_000,
+        expires_at_s,
+        fingerprint: None,
+    };
+    store.claim(claim(1_000, 10)).await.expect("claim");
+    let cursor = || {
+        let parsed = KeyRef::parse(key);
+        let (shard, _) = store.shard(&parsed);
+        (shard.cursor, shard.earliest_s)
+    };
+    assert_eq!(cursor(), (0, 10), "the shard knows its earliest expiry");
+    // Expired, but within the grace: nothing is due, no slot is looked at.
+    let within = 10_000 + SWEEP_GRACE_MS - 1;
+    store
+        .claim(claim(within, within / 1000 + 10))
+        .await
+        .expect("claim");
+    assert_eq!(cursor().0, 0, "no sweep before anything is due");
+    // Past the grace the sweep runs (and the retaken key's slot is live again).
+    let past = 10_000 + SWEEP_GRACE_MS;
+    store
+        .claim(claim(past, past / 1000 + 10))
+        .await
+        .expect("claim");
+    assert_ne!(cursor().0, 0, "a due shard is swept");
+    assert_eq!(store.len(), 1);
+}
