@@ -9,9 +9,6 @@ import json
 import os
 import time
 
-import boto3
-from botocore.config import Config
-
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -23,10 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-
-class Context:
-    def get_remaining_time_in_millis(self):
-        return 300_000
+from peer import FakeLambdaContext, dynamodb_client, receipt
 
 
 def main():
@@ -37,17 +31,10 @@ def main():
     batches = int(env.get("BENCH_BATCHES", 100))
     size = int(env.get("BENCH_BATCH_SIZE", 10))
     warmup = int(env.get("BENCH_WARMUP_BATCHES", 5))
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=env["BENCH_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"mode": "standard", "max_attempts": 3}),
-    )
+    client = dynamodb_client(env["BENCH_ENDPOINT"])
     persistence = DynamoDBPersistenceLayer(table_name=env["BENCH_TABLE"], boto3_client=client)
     config = IdempotencyConfig(event_key_jmespath="order_id", expires_after_seconds=3600)
-    context = Context()
+    context = FakeLambdaContext()
     config.register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS)
     effects = [0]
@@ -55,12 +42,7 @@ def main():
     @idempotent_function(data_keyword_argument="order", persistence_store=persistence, config=config)
     def charge(order):
         effects[0] += 1
-        return {
-            "order_id": order["order_id"],
-            "receipt_id": "rcpt-" + order["order_id"],
-            "amount_cents": order["amount_cents"],
-            "status": "charged",
-        }
+        return receipt(order)
 
     def record_handler(record):
         return charge(order=json.loads(record.body))

@@ -18,9 +18,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config
-
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -29,6 +26,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
+
+from peer import FakeLambdaContext, dynamodb_client, receipt
 
 
 def env(name, default=None):
@@ -54,15 +53,6 @@ class Counter:
     def inc(self, **_kwargs):
         with self._lock:
             self.value += 1
-
-
-class FakeLambdaContext:
-    """Powertools takes a claim's lease from the Lambda context's remaining
-    time; without one it writes no lease at all. 5 min matches idem's
-    default lease, so every peer writes the same item."""
-
-    def get_remaining_time_in_millis(self):
-        return 300_000
 
 
 def cpu_seconds():
@@ -120,20 +110,8 @@ def redis_persistence(url, table, calls):
 
 
 def dynamodb_persistence(endpoint, table, calls, concurrency, deliveries):
-    # Standard retries with 3 attempts, as the Rust and JS SDKs default to
-    # (botocore's legacy default is 5); a pool big enough that no thread
-    # waits for a connection.
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(
-            max_pool_connections=2 * max(concurrency, deliveries),
-            retries={"mode": "standard", "max_attempts": 3},
-        ),
-    )
+    # A pool big enough that no thread waits for a connection.
+    client = dynamodb_client(endpoint, pool=2 * max(concurrency, deliveries))
     # One event per API operation (before-send would count attempts).
     client.meta.events.register("before-call.dynamodb", calls.inc)
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
@@ -169,14 +147,6 @@ def capacity(proxy, table, prefix, template, keys):
         return idempotent_function(
             data_keyword_argument="order", persistence_store=layer(), config=config
         )(body)
-
-    def receipt(order):
-        return {
-            "order_id": order["order_id"],
-            "receipt_id": "rcpt-" + order["order_id"],
-            "amount_cents": order["amount_cents"],
-            "status": "charged",
-        }
 
     def declined(order):
         raise RuntimeError("declined")
