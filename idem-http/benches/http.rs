@@ -296,6 +296,11 @@ async fn report(setup: &Setup) {
 /// same axum router, bare and through the layer.
 fn in_process(c: &mut Criterion) {
     use tower::ServiceExt;
+    const CASES: [&str; 3] = [
+        "bare axum handler",
+        "idem-http replay",
+        "idem-http first request",
+    ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -304,44 +309,32 @@ fn in_process(c: &mut Criterion) {
     let idem = Router::new()
         .route("/idem", post(handler))
         .layer(IdempotencyLayer::new(MemoryStore::new()));
-    let request = |path: &str, key: Option<&str>| {
+    let n = AtomicU64::new(0);
+    // One request of case `case` (an index into `CASES`), its body read.
+    let once = |case: usize| {
+        let (router, path, key) = match case {
+            0 => (&bare, "/bare", None),
+            1 => (&idem, "/idem", Some("replayed".to_owned())),
+            _ => {
+                let key = format!("k-{}", n.fetch_add(1, Ordering::Relaxed));
+                (&idem, "/idem", Some(key))
+            }
+        };
         let mut request = http::Request::post(path).header("content-type", "application/json");
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
-        request.body(axum::body::Body::from(REQUEST)).unwrap()
+        let request = request.body(axum::body::Body::from(REQUEST)).unwrap();
+        async move {
+            let response = router.clone().oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap().to_bytes()
+        }
     };
-    rt.block_on(idem.clone().oneshot(request("/idem", Some("replayed"))))
-        .unwrap();
+    rt.block_on(once(1));
     let mut group = c.benchmark_group("in-process");
-    group.bench_function("bare axum handler", |b| {
-        b.to_async(&rt).iter(|| async {
-            let response = bare.clone().oneshot(request("/bare", None)).await.unwrap();
-            response.into_body().collect().await.unwrap().to_bytes()
-        })
-    });
-    group.bench_function("idem-http replay", |b| {
-        b.to_async(&rt).iter(|| async {
-            let response = idem
-                .clone()
-                .oneshot(request("/idem", Some("replayed")))
-                .await
-                .unwrap();
-            response.into_body().collect().await.unwrap().to_bytes()
-        })
-    });
-    let n = AtomicU64::new(0);
-    group.bench_function("idem-http first request", |b| {
-        b.to_async(&rt).iter(|| async {
-            let key = format!("k-{}", n.fetch_add(1, Ordering::Relaxed));
-            let response = idem
-                .clone()
-                .oneshot(request("/idem", Some(&key)))
-                .await
-                .unwrap();
-            response.into_body().collect().await.unwrap().to_bytes()
-        })
-    });
+    for (case, name) in CASES.into_iter().enumerate() {
+        group.bench_function(name, |b| b.to_async(&rt).iter(|| once(case)));
+    }
     group.finish();
 
     // The same three, interleaved in rounds, so that the ratios hold on a
@@ -354,38 +347,20 @@ fn in_process(c: &mut Criterion) {
             let start = Instant::now();
             rt.block_on(async {
                 for _ in 0..PER_ROUND {
-                    let (router, key) = match case {
-                        0 => (&bare, None),
-                        1 => (&idem, Some("replayed".to_owned())),
-                        _ => (
-                            &idem,
-                            Some(format!("k-{}", n.fetch_add(1, Ordering::Relaxed))),
-                        ),
-                    };
-                    let path = if case == 0 { "/bare" } else { "/idem" };
-                    let response = router
-                        .clone()
-                        .oneshot(request(path, key.as_deref()))
-                        .await
-                        .unwrap();
-                    response.into_body().collect().await.unwrap();
+                    once(case).await;
                 }
             });
             means.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(PER_ROUND));
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let [bare_us, replay_us, first_us] = means.map(|mut v| median(&mut v));
+    let [bare_us, replay_us, first_us] = means.map(median);
     println!("\n| in process ({ROUNDS} interleaved rounds of {PER_ROUND}; median of the rounds' means) | µs | / bare | layer's own µs |");
     println!("|---|---:|---:|---:|");
-    for (name, us) in [
-        ("bare axum handler", bare_us),
-        ("idem-http replay", replay_us),
-        ("idem-http first request", first_us),
-    ] {
+    for (name, us) in CASES.into_iter().zip([bare_us, replay_us, first_us]) {
         println!(
             "| {name} | {us:.2} | {:.2}× | {:.2} |",
             us / bare_us,
