@@ -55,10 +55,12 @@ const SWEEP_GRACE_MS: u64 = 5 * 60 * 1000;
 /// record past its expiry, every claim there sweeps a couple of its records
 /// (round and round), so a long-running process does not grow without bound
 /// and no single call pays for a whole sweep. (Until then, claims skip the
-/// sweep: each shard keeps a lower bound of its records' expiries.) A record leaves memory 5 minutes after it expires, not at once, so
-/// a clock stepped back by less than that still replays it. A record with a small result (up to 18 bytes of JSON) takes about
-/// 120 bytes, index included; at 2 million records the slowest call spends
-/// well under a millisecond of CPU (`examples/memory_scale.rs`).
+/// sweep: each shard keeps a lower bound of its records' expiries.) A record
+/// leaves memory 5 minutes after it expires, not at once, so a clock stepped
+/// back by less than that still replays it. A record with a small result (up
+/// to 18 bytes of JSON) takes about 120 bytes, index included; at 2 million
+/// records the slowest call spends well under a millisecond of CPU
+/// (`examples/memory_scale.rs`).
 ///
 /// ```
 /// use idem_core::{Idempotent, MemoryStore};
