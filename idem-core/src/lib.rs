@@ -129,6 +129,7 @@ mod key;
 mod memory;
 mod outcome;
 pub mod path;
+mod pool;
 mod site;
 pub mod store;
 mod telemetry;

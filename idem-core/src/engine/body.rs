@@ -161,31 +161,61 @@ impl Call<'_> {
                 "saving the result failed; the caller still gets it, and the claim lapses with its lease"
             );
         }
+        if let Some(data) = data {
+            crate::pool::give(data.into_bytes());
+        }
     }
 }
 
-/// The result as JSON, if JSON holds it faithfully.
+/// The result as JSON, if JSON holds it faithfully. Written into the
+/// thread's pooled vector (which `save` hands back), so a result's JSON does
+/// not grow a new string from empty on every call.
 ///
 /// serde_json writes NaN and ±infinity as `null`, so `Some(f64::NAN)` would
 /// replay as `None` and a bare NaN would fail every replay. Only JSON with a
-/// `null` in it can have lost such a value: that JSON is decoded again and
-/// must hash like the value itself, or the result is saved as not
-/// replayable (`ReplayUnavailable`), never as another value.
+/// `null` token in it can have lost such a value: that JSON is decoded again
+/// and must hash like the value itself, or the result is saved as not
+/// replayable (`ReplayUnavailable`), never as another value. A `null` inside
+/// a string (`"nullable"`, a body saved as text) is no such token.
 fn encode<T: Serialize + DeserializeOwned>(value: &T) -> Option<String> {
-    let json = match serde_json::to_string(value) {
-        Ok(json) => json,
+    let mut bytes = crate::pool::take();
+    let json = match serde_json::to_writer(&mut bytes, value) {
+        // serde_json writes UTF-8; checked all the same, as no `unsafe` is allowed.
+        Ok(()) => String::from_utf8(bytes).ok()?,
         Err(e) => {
+            crate::pool::give(bytes);
             tracing::warn!(error = %e, "the result cannot be encoded as JSON; saving it as not replayable");
             return None;
         }
     };
-    if !json.contains("null") || replays_as_itself(value, &json) {
+    if !has_null_token(&json) || replays_as_itself(value, &json) {
         return Some(json);
     }
     tracing::warn!(
         "the result does not survive JSON (a NaN or an infinity?); saving it as not replayable"
     );
     None
+}
+
+/// Whether `json` holds a `null` outside its strings. The usual JSON has no
+/// `null` text at all and is passed by one fast search.
+fn has_null_token(json: &str) -> bool {
+    if !json.contains("null") {
+        return false;
+    }
+    let bytes = json.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (true, b'\\') => i += 1, // the escaped byte cannot end the string
+            (_, b'"') => in_string = !in_string,
+            (false, b'n') if bytes[i..].starts_with(b"null") => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 fn replays_as_itself<T: Serialize + DeserializeOwned>(value: &T, json: &str) -> bool {
@@ -217,6 +247,27 @@ impl<F: Future> Future for CatchUnwind<F> {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_null_token;
+
+    #[test]
+    fn only_a_null_outside_strings_is_a_null_token() {
+        for (json, token) in [
+            (r#"{"a":1}"#, false),
+            (r#""null""#, false),
+            (r#"{"nullable":"null","b":"x\"null"}"#, false),
+            (r#"["\\",null]"#, true),
+            (r#"["\\\"null"]"#, false),
+            (r#"[1,null]"#, true),
+            (r#"{"a":"null","b":null}"#, true),
+            ("null", true),
+        ] {
+            assert_eq!(has_null_token(json), token, "{json}");
         }
     }
 }

@@ -26,7 +26,7 @@ use serde::ser::{self, Serialize};
 
 use super::compound::{MapEncoder, SeqEncoder, VariantEncoder};
 use super::scratch::{str_prefix, Scratch, MAX_KEPT, SCRATCH};
-use super::sink::{take_pooled, Sink};
+use super::sink::Sink;
 
 // One tag per structural kind; never reorder or reuse (see the module docs).
 pub(super) mod tag {
@@ -94,7 +94,7 @@ fn encode_with<T: Serialize + ?Sized>(
     s.ranges.clear();
     if s.out.capacity() == 0 {
         // The last large part went to a sink, whose finish pooled it.
-        s.out = take_pooled();
+        s.out = crate::pool::take();
     }
     let result = value.serialize(&mut Encoder { s, top });
     if result.is_ok() {

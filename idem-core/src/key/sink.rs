@@ -1,7 +1,5 @@
 //! The buffer a key's encoding is hashed from.
 
-use std::cell::Cell;
-
 /// Keyed blake3 behind a buffer. Short keys (an id, a composite of a few
 /// fields) stay in the inline buffer and are hashed in one call of
 /// `keyed_hash`, with no `Hasher` (two kilobytes) to set up or move. Longer
@@ -19,13 +17,6 @@ pub(super) struct Sink {
 }
 
 const SINK_BUF: usize = 128;
-
-/// A spill vector larger than this is freed rather than pooled.
-const MAX_POOLED: usize = 64 * 1024;
-
-thread_local! {
-    static SPILL_POOL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
 
 impl Sink {
     pub(super) fn new(key: &'static [u8; 32]) -> Self {
@@ -64,7 +55,7 @@ impl Sink {
     #[cold]
     fn spill(&mut self, bytes: &[u8]) {
         if self.spill.is_empty() {
-            let mut pooled = take_pooled();
+            let mut pooled = crate::pool::take();
             pooled.reserve(self.len + bytes.len());
             pooled.extend_from_slice(&self.buf[..self.len]);
             self.len = 0;
@@ -82,20 +73,9 @@ impl Sink {
             return digest;
         }
         let digest = blake3::keyed_hash(self.key, &self.spill);
-        let mut spill = std::mem::take(&mut self.spill);
-        if spill.capacity() <= MAX_POOLED {
-            spill.clear();
-            let _ = SPILL_POOL.try_with(|pool| pool.set(spill));
-        }
+        crate::pool::give(std::mem::take(&mut self.spill));
         digest
     }
-}
-
-/// A cleared vector from the pool, or a new one.
-pub(super) fn take_pooled() -> Vec<u8> {
-    let mut pooled = SPILL_POOL.try_with(Cell::take).unwrap_or_default();
-    pooled.clear();
-    pooled
 }
 
 #[cfg(test)]
