@@ -32,8 +32,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::{Error as _, SerializeSeq};
-use serde::{Deserializer, Serializer};
-use serde_json::value::RawValue;
+use serde::{Deserialize, Deserializer, Serializer};
 
 /// The first element's prefix; data of another version is a decode error.
 const VERSION: &str = "idem-http/1 ";
@@ -160,11 +159,11 @@ impl<'de> Visitor<'de> for SeqVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SavedResponse, A::Error> {
         let error = |e: WireError| A::Error::custom(e);
-        // Borrowed: the first element is written without escapes.
-        let first: &'de str = seq
-            .next_element()?
+        let first = seq
+            .next_element::<Text<'de>>()?
             .ok_or_else(|| error(WireError::Version))?;
         let line = first
+            .0
             .strip_prefix(VERSION)
             .ok_or_else(|| error(WireError::Version))?;
         let (code, form) = if let Some(code) = line.strip_suffix(BASE64_BODY) {
@@ -179,15 +178,14 @@ impl<'de> Visitor<'de> for SeqVisitor {
         let mut headers = HeaderMap::with_capacity(HEADERS);
         // Each element is a header until the next one shows it was not the
         // last: the last is the body.
-        let mut pending: Option<&'de RawValue> = None;
-        while let Some(next) = seq.next_element::<&'de RawValue>()? {
+        let mut pending: Option<Text<'de>> = None;
+        while let Some(next) = seq.next_element::<Text<'de>>()? {
             if let Some(line) = pending.replace(next) {
-                let (name, value) = header(line).map_err(error)?;
+                let (name, value) = header(&line.0).map_err(error)?;
                 headers.append(name, value);
             }
         }
-        let body = pending.ok_or_else(|| error(WireError::Body))?.get();
-        let text = string(body, WireError::Body).map_err(error)?;
+        let Text(text) = pending.ok_or_else(|| error(WireError::Body))?;
         let body = match form {
             BodyForm::Base64 => {
                 let bytes = B64.decode(text.as_bytes());
@@ -207,19 +205,40 @@ impl<'de> Visitor<'de> for SeqVisitor {
     }
 }
 
-/// A JSON string element, unescaped; borrowed when it has no escapes
-/// (serde's `Cow` would always copy). `invalid` if it is not a string.
-fn string(raw: &str, invalid: WireError) -> Result<Cow<'_, str>, WireError> {
-    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
-        _ => serde_json::from_str::<String>(raw)
-            .map(Cow::Owned)
-            .map_err(|_| invalid),
+/// A string element, borrowed from the data when it has no escapes (the
+/// usual case: one scan by serde_json, no copy). serde's own `Cow<str>`
+/// always copies.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+
+        d.deserialize_str(TextVisitor)
     }
 }
 
-fn header(raw: &RawValue) -> Result<(HeaderName, HeaderValue), WireError> {
-    let line = string(raw.get(), WireError::Header)?;
+fn header(line: &str) -> Result<(HeaderName, HeaderValue), WireError> {
     let (name, value) = line.split_once(':').ok_or(WireError::Header)?;
     let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| WireError::Header)?;
     let value = match value.strip_prefix(": ") {
