@@ -1,11 +1,16 @@
 //! idem-http on loopback, MemoryStore: a bare axum handler returning the
 //! same bytes, against a replayed request and a first request through the
-//! layer; beside them the `axum-idempotent` crate (session store: moka).
+//! layer; beside them the `axum-idempotent` crate (session store: moka), and
+//! two references: the handler reading its body, and a middleware that only
+//! buffers the body and rebuilds the request (the floor of any layer that
+//! fingerprints bodies).
 //!
 //! `cargo bench -p idem-http --bench http`. After criterion's groups it
-//! prints a table of p50/p99 from interleaved rounds (one keep-alive
-//! connection, sequential requests) and the handler runs under 8 concurrent
-//! same-key requests on separate connections.
+//! prints the layer's own cost in process (hot, and with the caches evicted
+//! before each request), a table of p50/p99 from interleaved rounds on
+//! loopback (one keep-alive connection, sequential requests), and the
+//! handler runs under 8 concurrent same-key requests on separate
+//! connections. `-- report-only` prints the tables alone.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -334,7 +339,8 @@ async fn report(setup: &Setup) {
 }
 
 /// The layer's own cost, without the network: a tower `oneshot` of the
-/// same axum router, bare and through the layer.
+/// same axum router, bare and through the layer, with hot and with cold
+/// caches.
 fn in_process(c: &mut Criterion) {
     use tower::ServiceExt;
     const CASES: [&str; 3] = [
