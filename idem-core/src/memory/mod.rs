@@ -5,9 +5,10 @@
 //! is kept as its 32-byte digest and a per-shard namespace number, a small
 //! result inline, and the rest (a fingerprint, a larger result, a key of
 //! another form) in one boxed side record. Each shard keeps its records in a
-//! slab of fixed-size chunks and indexes them with a hash table of 8-byte
-//! entries (slot number, half of the hash), so growing the index never reads
-//! a record, and growing the slab never copies one.
+//! slab of chunks that double in size and indexes them with a hash table of
+//! 8-byte entries (slot number, half of the hash), so growing the index never
+//! reads a record, growing the slab never copies one, and a shard of a few
+//! records takes a few hundred bytes.
 
 use std::fmt;
 use std::hash::BuildHasher;
@@ -58,9 +59,10 @@ const SWEEP_GRACE_MS: u64 = 5 * 60 * 1000;
 /// sweep: each shard keeps a lower bound of its records' expiries.) A record
 /// leaves memory 5 minutes after it expires, not at once, so a clock stepped
 /// back by less than that still replays it. A record with a small result (up
-/// to 18 bytes of JSON) takes about 120 bytes, index included; at 2 million
-/// records the slowest call spends well under a millisecond of CPU
-/// (`examples/memory_scale.rs`).
+/// to 18 bytes of JSON) takes about 120 bytes, index included, from about
+/// 100,000 records on (about 230 bytes at 10,000, where the 1024 shards' own
+/// tables weigh more); at 2 million records the slowest call spends well
+/// under a millisecond of CPU (`examples/memory_scale.rs`).
 ///
 /// ```
 /// use idem_core::{Idempotent, MemoryStore};

@@ -185,3 +185,53 @@ async fn claims_sweep_only_once_a_record_can_be_due() {
     assert_ne!(cursor().0, 0, "a due shard is swept");
     assert_eq!(store.len(), 1);
 }
+
+fn slot(n: u32) -> Slot {
+    let mut digest = [0; 32];
+    digest[..4].copy_from_slice(&n.to_le_bytes());
+    Slot {
+        token: LeaseToken::new(),
+        digest,
+        lease_until_ms: 0,
+        expires_at_s: 0,
+        extra: None,
+        ns: 0,
+        flags: 0,
+        data_len: 0,
+        inline: [0; INLINE],
+    }
+}
+
+#[test]
+fn a_slab_keeps_every_slot_across_chunks_and_reuses_vacated_ones() {
+    let mut slab = Slab::default();
+    for n in 0..1000 {
+        assert_eq!(slab.alloc(slot(n)), n);
+        assert_eq!(slab.len(), n + 1);
+    }
+    // 8 + 16 + … + 512 slots: seven chunks, none copied.
+    assert_eq!(slab.chunks.len(), 7);
+    for n in 0..1000 {
+        assert_eq!(slab.get(n).digest[..4], n.to_le_bytes(), "slot {n}");
+    }
+    slab.vacate(500);
+    assert_eq!(slab.get(500).ns, FREE);
+    assert_eq!(slab.alloc(slot(7777)), 500);
+    assert_eq!(slab.len(), 1000);
+    assert_eq!(slab.alloc(slot(1000)), 1000);
+    assert_eq!(slab.get(999).digest[..4], 999u32.to_le_bytes());
+}
+
+#[test]
+fn slots_fill_each_doubling_chunk_in_order() {
+    let mut expected = Vec::new();
+    for chunk in 0..12 {
+        for at in 0..FIRST << chunk {
+            expected.push((chunk, at));
+        }
+    }
+    for (i, want) in expected.into_iter().enumerate() {
+        assert_eq!(locate(i as u32), want, "slot {i}");
+    }
+    assert_eq!(locate(u32::MAX).0, 29);
+}
