@@ -1,9 +1,11 @@
 //! idem-http on loopback, MemoryStore: a bare axum handler returning the
 //! same bytes, against a replayed request and a first request through the
 //! layer; beside them the `axum-idempotent` crate (session store: moka), and
-//! two references: the handler reading its body, and a middleware that only
+//! three references: the handler reading its body, a middleware that only
 //! buffers the body and rebuilds the request (the floor of any layer that
-//! fingerprints bodies).
+//! fingerprints bodies), and the least an in-memory idempotency middleware
+//! can do (hash key and request, look up a map, replay a clone), which bounds
+//! what the targets leave to everything else a layer must do.
 //!
 //! `cargo bench -p idem-http --bench http`. After criterion's groups it
 //! prints the layer's own cost in process (hot, and with the caches evicted
@@ -76,6 +78,56 @@ async fn buffering(
     .await
 }
 
+/// The least any in-memory idempotency layer does, and nothing more: hash
+/// the key, method, path and body; look the digest up; replay a clone of the
+/// saved response, or run the handler and save its buffered response. No
+/// in-progress lock, no lease, no expiry, no caller scope, no stored form
+/// (so nothing a shared store could hold), no error handling: a lower bound
+/// under idem-http, not an alternative to it (two concurrent duplicates
+/// both run the handler).
+async fn least(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Saved = (http::StatusCode, http::HeaderMap, Bytes);
+    static SAVED: std::sync::LazyLock<Mutex<HashMap<[u8; 32], Saved>>> =
+        std::sync::LazyLock::new(Default::default);
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(parts.headers["idempotency-key"].as_bytes());
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(parts.uri.path().as_bytes());
+    hasher.update(&bytes);
+    let digest: [u8; 32] = hasher.finalize().into();
+    let hit = SAVED.lock().unwrap().get(&digest).cloned();
+    if let Some((status, mut headers, body)) = hit {
+        headers.insert(
+            "idempotent-replayed",
+            http::HeaderValue::from_static("true"),
+        );
+        let mut response = axum::response::Response::new(axum::body::Body::from(body));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        return response;
+    }
+    let response = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let (head, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    SAVED
+        .lock()
+        .unwrap()
+        .insert(digest, (head.status, head.headers.clone(), body.clone()));
+    axum::response::Response::from_parts(head, axum::body::Body::from(body))
+}
+
 async fn slow_handler() -> (http::StatusCode, &'static str) {
     RUNS.fetch_add(1, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -113,10 +165,14 @@ async fn server() -> SocketAddr {
     let floor = Router::new()
         .route("/buffered", post(handler))
         .layer(axum::middleware::from_fn(buffering));
+    let least = Router::new()
+        .route("/least", post(handler))
+        .layer(axum::middleware::from_fn(least));
     let app = Router::new()
         .route("/bare", post(handler))
         .route("/bare-reading", post(reading_handler))
         .merge(floor)
+        .merge(least)
         .merge(idem)
         .merge(peer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -180,17 +236,21 @@ enum Case {
     Buffered,
     Replay,
     First,
+    LeastReplay,
+    LeastFirst,
     PeerReplay,
     PeerFirst,
 }
 
 impl Case {
-    const ALL: [Case; 7] = [
+    const ALL: [Case; 9] = [
         Case::Bare,
         Case::BareReading,
         Case::Buffered,
         Case::Replay,
         Case::First,
+        Case::LeastReplay,
+        Case::LeastFirst,
         Case::PeerReplay,
         Case::PeerFirst,
     ];
@@ -202,6 +262,8 @@ impl Case {
             Case::Buffered => "body-buffering middleware, no idempotency (floor)",
             Case::Replay => "idem-http replay",
             Case::First => "idem-http first request",
+            Case::LeastReplay => "least idempotency middleware replay (reference)",
+            Case::LeastFirst => "least idempotency middleware first request (reference)",
             Case::PeerReplay => "axum-idempotent replay",
             Case::PeerFirst => "axum-idempotent first request",
         }
@@ -215,6 +277,8 @@ impl Case {
             Case::Buffered => client.post("/buffered", None).await,
             Case::Replay => client.post("/idem", Some("replayed")).await,
             Case::First => client.post("/idem", Some(&fresh)).await,
+            Case::LeastReplay => client.post("/least", Some("replayed")).await,
+            Case::LeastFirst => client.post("/least", Some(&fresh)).await,
             Case::PeerReplay => client.post("/peer", Some("replayed")).await,
             Case::PeerFirst => client.post("/peer", Some(&fresh)).await,
         };
@@ -243,6 +307,7 @@ fn setup() -> Setup {
         assert!(client.cookie.is_some(), "a session cookie");
         client.post("/idem", Some("replayed")).await;
         client.post("/peer", Some("replayed")).await;
+        client.post("/least", Some("replayed")).await;
         (addr, client)
     });
     Setup {
@@ -343,10 +408,12 @@ async fn report(setup: &Setup) {
 /// caches.
 fn in_process(c: &mut Criterion) {
     use tower::ServiceExt;
-    const CASES: [&str; 3] = [
+    const CASES: [&str; 5] = [
         "bare axum handler",
         "idem-http replay",
         "idem-http first request",
+        "least idempotency middleware replay (reference)",
+        "least idempotency middleware first request (reference)",
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -356,16 +423,19 @@ fn in_process(c: &mut Criterion) {
     let idem = Router::new()
         .route("/idem", post(handler))
         .layer(IdempotencyLayer::new(MemoryStore::new()));
+    let least = Router::new()
+        .route("/least", post(handler))
+        .layer(axum::middleware::from_fn(least));
     let n = AtomicU64::new(0);
     // One request of case `case` (an index into `CASES`), its body read.
     let once = |case: usize| {
+        let fresh = || format!("in-process-{}", n.fetch_add(1, Ordering::Relaxed));
         let (router, path, key) = match case {
             0 => (&bare, "/bare", None),
             1 => (&idem, "/idem", Some("replayed".to_owned())),
-            _ => {
-                let key = format!("k-{}", n.fetch_add(1, Ordering::Relaxed));
-                (&idem, "/idem", Some(key))
-            }
+            2 => (&idem, "/idem", Some(fresh())),
+            3 => (&least, "/least", Some("replayed".to_owned())),
+            _ => (&least, "/least", Some(fresh())),
         };
         let mut request = http::Request::post(path).header("content-type", "application/json");
         if let Some(key) = key {
@@ -378,6 +448,7 @@ fn in_process(c: &mut Criterion) {
         }
     };
     rt.block_on(once(1));
+    rt.block_on(once(3));
     let mut group = c.benchmark_group("in-process");
     for (case, name) in CASES.into_iter().enumerate() {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| once(case)));
@@ -388,7 +459,7 @@ fn in_process(c: &mut Criterion) {
     // machine whose speed drifts (criterion's groups run minutes apart).
     const ROUNDS: usize = 40;
     const PER_ROUND: u32 = 2_000;
-    let mut means: [Vec<f64>; 3] = Default::default();
+    let mut means: [Vec<f64>; 5] = Default::default();
     for _ in 0..ROUNDS {
         for (case, means) in means.iter_mut().enumerate() {
             let start = Instant::now();
@@ -414,7 +485,7 @@ fn in_process(c: &mut Criterion) {
     const COLD_ROUNDS: usize = 20;
     const COLD_PER_ROUND: usize = 100;
     let mut evict = vec![0u8; 4 << 20];
-    let mut cold: [Vec<f64>; 3] = Default::default();
+    let mut cold: [Vec<f64>; 5] = Default::default();
     for round in 0..COLD_ROUNDS {
         for (case, samples) in cold.iter_mut().enumerate() {
             for _ in 0..COLD_PER_ROUND {
