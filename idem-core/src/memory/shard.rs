@@ -66,12 +66,12 @@ impl Namespaces {
     }
 }
 
-/// Slots in chunks that double in size (8, 16, 32, … slots), so the slab
-/// grows without copying (a reallocating `Vec` would copy a shard's records
-/// at every doubling) and a shard of a few records takes a few hundred
-/// bytes (fixed 256-slot chunks made every shard in use cost 24 KiB, so a
-/// store of 10,000 records took 570 bytes per record), and a free list of
-/// vacated slots.
+/// Slots in chunks that double in size (8, 16, 32, … slots), and a free
+/// list of vacated slots. Chunks, so the slab grows without copying (a
+/// reallocating `Vec` would copy a shard's records at every doubling);
+/// doubling, so a shard of a few records takes a few hundred bytes, not a
+/// fixed chunk's worth (256 slots were 24 KiB per shard in use, and a fresh
+/// page for a first claim).
 #[derive(Default)]
 pub(crate) struct Slab {
     pub(crate) chunks: Vec<Vec<Slot>>,
@@ -109,8 +109,8 @@ impl Slab {
             return i;
         }
         let i = self.len();
-        let full = FIRST << self.chunks.len().saturating_sub(1);
-        if self.chunks.last().is_none_or(|c| c.len() == full) {
+        let last_size = FIRST << self.chunks.len().saturating_sub(1);
+        if self.chunks.last().is_none_or(|c| c.len() == last_size) {
             self.chunks
                 .push(Vec::with_capacity(FIRST << self.chunks.len()));
         }
@@ -120,8 +120,8 @@ impl Slab {
 
     /// Slots in use or vacant (not the chunks' unused capacity).
     pub(crate) fn len(&self) -> u32 {
-        let full = FIRST * ((1 << self.chunks.len().saturating_sub(1)) - 1);
-        (full + self.chunks.last().map_or(0, Vec::len)) as u32
+        let before_last = FIRST * ((1 << self.chunks.len().saturating_sub(1)) - 1);
+        (before_last + self.chunks.last().map_or(0, Vec::len)) as u32
     }
 
     /// Vacates slot `i`.
