@@ -83,12 +83,13 @@ pub(crate) const FIRST: usize = 8;
 
 /// The chunk of slot `i`, and the slot's place in it. Chunk `c` starts at
 /// slot `FIRST * (2^c - 1)`, so `i + FIRST` has bit `c + log2(FIRST)` as its
-/// highest.
+/// highest. Computed in `u64`, where the last slot numbers cannot overflow
+/// (a 32-bit `usize` would).
 pub(crate) fn locate(i: u32) -> (usize, usize) {
-    let shifted = i as usize + FIRST;
-    let high = usize::BITS - 1 - shifted.leading_zeros();
-    let chunk = (high - FIRST.trailing_zeros()) as usize;
-    (chunk, shifted - (1 << high))
+    let shifted = u64::from(i) + FIRST as u64;
+    let high = u64::BITS - 1 - shifted.leading_zeros();
+    let chunk = high - FIRST.trailing_zeros();
+    (chunk as usize, (shifted - (1 << high)) as usize)
 }
 
 impl Slab {
