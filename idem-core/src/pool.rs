@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
-/// A vector larger than this is freed rather than kept.
-const MAX_KEPT: usize = 64 * 1024;
+/// A vector larger than this is freed rather than kept (the key encoder
+/// holds its scratch buffers to the same limit).
+pub(crate) const MAX_KEPT: usize = 64 * 1024;
 
 thread_local! {
     static POOL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };

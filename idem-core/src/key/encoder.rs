@@ -25,8 +25,9 @@ use std::fmt;
 use serde::ser::{self, Serialize};
 
 use super::compound::{MapEncoder, SeqEncoder, VariantEncoder};
-use super::scratch::{str_prefix, Scratch, MAX_KEPT, SCRATCH};
+use super::scratch::{str_prefix, Scratch, SCRATCH};
 use super::sink::Sink;
+use crate::pool::MAX_KEPT;
 
 // One tag per structural kind; never reorder or reuse (see the module docs).
 pub(super) mod tag {

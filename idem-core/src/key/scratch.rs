@@ -9,7 +9,9 @@ use super::encoder::tag;
 /// Where one part is encoded before it goes to the [`Sink`]: the bytes, the
 /// entry ranges of the maps being written (a stack), and room to reorder a
 /// map's entries. Per thread and reused, so encoding allocates nothing once
-/// the buffers have grown to the largest part seen (up to [`MAX_KEPT`]).
+/// the buffers have grown to the largest part seen (up to
+/// [`crate::pool::MAX_KEPT`], the limit of the pool its `out` vector comes
+/// from and goes back to).
 #[derive(Default)]
 pub(super) struct Scratch {
     pub(super) out: Vec<u8>,
@@ -50,9 +52,6 @@ impl Entry {
             .then_with(|| entry_order(&out[self.start..self.end], &out[other.start..other.end]))
     }
 }
-
-/// A scratch buffer that grew past this is freed rather than kept.
-pub(super) const MAX_KEPT: usize = 64 * 1024;
 
 thread_local! {
     pub(super) static SCRATCH: RefCell<Scratch> = const {
